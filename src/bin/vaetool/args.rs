@@ -1,0 +1,125 @@
+//! Flags shared by several subcommands: how to read the data, and how to train a model.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use vaetool::data::{DataOptions, Impute, ReadOptions, Scale};
+use vaetool::model::Likelihood;
+
+fn parse_delimiter(s: &str) -> Result<u8, String> {
+    match s {
+        "\\t" | "tab" => Ok(b'\t'),
+        _ if s.len() == 1 && s.is_ascii() => Ok(s.as_bytes()[0]),
+        _ => Err(format!(
+            "the delimiter must be one ASCII character or 'tab', got '{s}'"
+        )),
+    }
+}
+
+/// Reading the input file.
+#[derive(Args, Debug, Clone)]
+pub struct DataArgs {
+    /// Input CSV file (`.csv.gz` is decompressed; `-` reads stdin).
+    pub data: PathBuf,
+    /// The file has no header row (columns are named c0, c1, …).
+    #[arg(long)]
+    pub no_header: bool,
+    /// Field delimiter (one character, or `tab`).
+    #[arg(long, default_value = ",", value_parser = parse_delimiter)]
+    pub delimiter: u8,
+    /// Column passed through to every output as the row id.
+    #[arg(long)]
+    pub id_column: Option<String>,
+    /// Column of true labels: never trained on, used to print metrics.
+    #[arg(long)]
+    pub label_column: Option<String>,
+}
+
+impl DataArgs {
+    /// Reading options.
+    pub fn read_options(&self) -> ReadOptions {
+        ReadOptions {
+            has_header: !self.no_header,
+            delimiter: self.delimiter,
+        }
+    }
+}
+
+/// Choosing and preprocessing features (used when a model is trained).
+#[derive(Args, Debug, Clone)]
+pub struct FeatureArgs {
+    /// Columns to leave out (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub exclude: Vec<String>,
+    /// Use exactly these columns as features (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub columns: Option<Vec<String>>,
+    /// One-hot encode these text columns (comma-separated).
+    #[arg(long, value_delimiter = ',')]
+    pub categorical: Vec<String>,
+    /// Fill empty/NaN/inf cells with the training mean or median (default: they are errors).
+    #[arg(long)]
+    pub impute: Option<Impute>,
+    /// Feature scaling: standard, robust (median/IQR), minmax or none.
+    #[arg(long, default_value = "standard")]
+    pub scale: Scale,
+}
+
+impl FeatureArgs {
+    /// Data options for fitting a schema.
+    pub fn data_options(&self, d: &DataArgs) -> DataOptions {
+        DataOptions {
+            id_column: d.id_column.clone(),
+            label_column: d.label_column.clone(),
+            exclude: self.exclude.clone(),
+            columns: self.columns.clone(),
+            categorical: self.categorical.clone(),
+            impute: self.impute,
+            scale: self.scale,
+        }
+    }
+}
+
+/// The network and its training.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// Encoder hidden widths, comma-separated (default adapts to the number of inputs).
+    #[arg(long, value_delimiter = ',')]
+    pub hidden: Option<Vec<usize>>,
+    /// Latent dimension (default: about a quarter of the inputs, 2 to 10).
+    #[arg(long)]
+    pub latent: Option<usize>,
+    /// Observation model: gaussian, gaussian-learned or bernoulli.
+    #[arg(long, default_value = "gaussian")]
+    pub likelihood: Likelihood,
+    /// Weight of the KL term (β-VAE).
+    #[arg(long, default_value_t = 1.0)]
+    pub beta: f64,
+    /// Epochs over which the KL weight rises from 0 to β.
+    #[arg(long, default_value_t = 0)]
+    pub kl_warmup: usize,
+    /// Adam learning rate.
+    #[arg(long, default_value_t = 1e-3)]
+    pub lr: f64,
+    /// Training epochs (default: about 8,000 steps, 20 to 1,000 epochs).
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Rows per step (default: a tenth of the rows, a power of two in 16..256).
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Seed: the same seed gives byte-identical results on the CPU.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Fraction of rows held out for early stopping (0 = none).
+    #[arg(long, default_value_t = 0.0)]
+    pub val_fraction: f64,
+    /// Epochs without validation improvement before stopping.
+    #[arg(long, default_value_t = 20)]
+    pub patience: usize,
+    /// Maximum gradient norm.
+    #[arg(long, default_value_t = 10.0)]
+    pub grad_clip: f64,
+    /// No progress output.
+    #[arg(long, short)]
+    pub quiet: bool,
+}

@@ -1,0 +1,54 @@
+//! The `vaetool` command line: thin glue over the library. One file per subcommand; `main`
+//! maps errors to exit codes (0 ok, 1 failure, 2 bad usage or input).
+
+mod anomalies;
+mod args;
+mod cluster;
+mod embed;
+mod pipeline;
+mod train;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use vaetool::VaeError;
+
+/// Find clusters and anomalies in tabular data with variational autoencoders.
+#[derive(Parser)]
+#[command(name = "vaetool", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a VAE on a CSV file and save it as a model directory.
+    Train(train::Args),
+    /// Write the latent means (and optionally log-variances) of every row.
+    Embed(embed::Args),
+    /// Cluster rows: K-means or GMM on the latent means.
+    Cluster(cluster::Args),
+    /// Score rows by their negative ELBO and flag anomalies.
+    Anomalies(anomalies::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => train::run(a),
+        Command::Embed(a) => embed::run(a),
+        Command::Cluster(a) => cluster::run(a),
+        Command::Anomalies(a) => anomalies::run(a),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            let user = e
+                .downcast_ref::<VaeError>()
+                .is_some_and(VaeError::is_user_error);
+            ExitCode::from(if user { 2 } else { 1 })
+        }
+    }
+}

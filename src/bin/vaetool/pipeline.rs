@@ -1,0 +1,280 @@
+//! Glue shared by the subcommands: reading data, training with a progress display, loading a
+//! model and applying its schema, and printing warnings and metrics.
+
+use std::io::IsTerminal;
+use std::path::Path;
+
+use anyhow::Result;
+use burn::prelude::Backend;
+use indicatif::{ProgressBar, ProgressStyle};
+use vaetool::anomaly::{reference_scores, AnomalyState};
+use vaetool::backend::{Cpu, CpuTrain};
+use vaetool::data::{read_table, Prepared, Schema, Table};
+use vaetool::infer;
+use vaetool::metrics;
+use vaetool::model::{default_hidden, default_latent, MlpVae, VaeConfig};
+use vaetool::modeldir::{self, LoadedModel, ModelConfig, NewModel, Summary};
+use vaetool::train::{default_batch_size, default_epochs, train, EpochStats, TrainConfig};
+
+use crate::args::{DataArgs, FeatureArgs, TrainArgs};
+
+/// Posterior samples per anomaly score unless `--samples` says otherwise.
+pub const DEFAULT_SAMPLES: usize = 10;
+
+/// Prints warnings to stderr.
+pub fn warn_all(warnings: &[String]) {
+    for w in warnings {
+        eprintln!("warning: {w}");
+    }
+}
+
+/// Reads the input table.
+pub fn read(d: &DataArgs) -> Result<Table> {
+    Ok(read_table(&d.data, &d.read_options())?)
+}
+
+/// A freshly trained model with the data it was trained on.
+pub struct TrainedModel {
+    pub config: ModelConfig,
+    pub model: MlpVae<Cpu>,
+    pub history: Vec<EpochStats>,
+    pub best_epoch: usize,
+    pub data: Prepared,
+}
+
+struct Progress {
+    bar: Option<ProgressBar>,
+    plain: bool,
+    epochs: usize,
+}
+
+impl Progress {
+    fn new(epochs: usize, quiet: bool) -> Self {
+        let tty = std::io::stderr().is_terminal();
+        let bar = (!quiet && tty).then(|| {
+            let b = ProgressBar::new(epochs as u64);
+            b.set_style(
+                ProgressStyle::with_template(
+                    "{spinner} epoch {pos}/{len} [{bar:30}] {msg} (ETA {eta})",
+                )
+                .expect("valid template")
+                .progress_chars("=> "),
+            );
+            b
+        });
+        Self {
+            bar,
+            plain: !quiet && !tty,
+            epochs,
+        }
+    }
+
+    fn update(&mut self, s: &EpochStats) {
+        let val = s
+            .val_loss
+            .map(|v| format!(" val {v:.4}"))
+            .unwrap_or_default();
+        let msg = format!(
+            "loss {:.4} (recon {:.4}, KL {:.4}){val}",
+            s.train_loss, s.recon, s.kl
+        );
+        if let Some(b) = &self.bar {
+            b.set_position(s.epoch as u64);
+            b.set_message(msg);
+        } else if self.plain {
+            eprintln!(
+                "epoch {}/{}: {msg} [{:.1}s]",
+                s.epoch, self.epochs, s.seconds
+            );
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+    }
+}
+
+/// Fits the schema on `table` and trains a model with the training flags.
+pub fn train_model(
+    table: &Table,
+    d: &DataArgs,
+    f: &FeatureArgs,
+    t: &TrainArgs,
+) -> Result<TrainedModel> {
+    let (schema, warnings) = Schema::fit(table, &f.data_options(d))?;
+    warn_all(&warnings);
+    let data = schema.transform(table)?;
+    warn_all(&data.warnings);
+    let inputs = schema.input_dim();
+    let hidden = t.hidden.clone().unwrap_or_else(|| default_hidden(inputs));
+    if hidden.contains(&0) {
+        return Err(vaetool::VaeError::Usage("--hidden widths must be at least 1".into()).into());
+    }
+    let latent = t.latent.unwrap_or_else(|| default_latent(inputs));
+    if latent == 0 {
+        return Err(vaetool::VaeError::Usage("--latent must be at least 1".into()).into());
+    }
+    let vae = VaeConfig::new(inputs, hidden, latent).with_likelihood(t.likelihood);
+    let batch = t
+        .batch_size
+        .unwrap_or_else(|| default_batch_size(data.x.rows));
+    let epochs = t
+        .epochs
+        .unwrap_or_else(|| default_epochs(data.x.rows, batch));
+    let cfg = TrainConfig::new(epochs, batch)
+        .with_lr(t.lr)
+        .with_seed(t.seed)
+        .with_val_fraction(t.val_fraction)
+        .with_patience(t.patience)
+        .with_beta(t.beta)
+        .with_kl_warmup(t.kl_warmup)
+        .with_grad_clip(t.grad_clip);
+    cfg.check()?;
+    if !t.quiet {
+        eprintln!(
+            "training a VAE on {} rows × {inputs} inputs: hidden {:?}, latent {latent}, {} \
+             likelihood, {epochs} epochs of batch {batch}",
+            data.x.rows,
+            vae.hidden,
+            vae.likelihood.name()
+        );
+    }
+    let mut progress = Progress::new(epochs, t.quiet);
+    let device = Default::default();
+    let result = train::<CpuTrain>(&data.x, &vae, &cfg, &device, &mut |s| progress.update(s));
+    progress.finish();
+    let trained = result?;
+    if !t.quiet {
+        if let Some(last) = trained.history.last() {
+            eprintln!(
+                "trained {} epochs in {:.1}s: loss {:.4} (recon {:.4}, KL {:.4}){}",
+                trained.history.len(),
+                last.seconds,
+                last.train_loss,
+                last.recon,
+                last.kl,
+                if trained.best_epoch != trained.history.len() {
+                    format!("; kept the weights of epoch {}", trained.best_epoch)
+                } else {
+                    String::new()
+                }
+            );
+        }
+    }
+    Ok(TrainedModel {
+        config: ModelConfig {
+            format_version: modeldir::FORMAT_VERSION,
+            vaetool_version: env!("CARGO_PKG_VERSION").to_string(),
+            model: vae,
+            train: cfg,
+            schema,
+        },
+        model: trained.model,
+        history: trained.history,
+        best_epoch: trained.best_epoch,
+        data,
+    })
+}
+
+/// Anomaly scores (negative ELBO averaged over `samples` draws), reproducible for a seed.
+pub fn scores(
+    model: &MlpVae<Cpu>,
+    vae: &VaeConfig,
+    x: &vaetool::data::Matrix,
+    samples: usize,
+    seed: u64,
+) -> Vec<f64> {
+    let device = Default::default();
+    Cpu::seed(&device, seed);
+    infer::neg_elbo(model, vae, x, samples, &device)
+}
+
+/// The anomaly reference of a freshly trained model: its training rows' scores.
+pub fn anomaly_reference(t: &TrainedModel, samples: usize, seed: u64) -> AnomalyState {
+    let s = scores(&t.model, &t.config.model, &t.data.x, samples, seed);
+    AnomalyState {
+        samples,
+        reference: reference_scores(&s),
+        threshold: None,
+    }
+}
+
+/// Writes a trained model's directory.
+pub fn save_trained(
+    dir: &Path,
+    t: &TrainedModel,
+    anomaly: Option<&AnomalyState>,
+    clustering: Option<&vaetool::cluster::Fitted>,
+) -> Result<()> {
+    let last = t.history.last().expect("at least one epoch");
+    let summary = Summary {
+        rows: t.data.x.rows,
+        inputs: t.data.x.cols,
+        epochs_run: t.history.len(),
+        best_epoch: t.best_epoch,
+        train_loss: last.train_loss,
+        recon: last.recon,
+        kl: last.kl,
+        val_loss: last.val_loss,
+        seconds: last.seconds,
+    };
+    modeldir::save(
+        dir,
+        NewModel {
+            config: &t.config,
+            model: &t.model,
+            history: &t.history,
+            summary: &summary,
+            anomaly,
+            clustering,
+        },
+    )?;
+    Ok(())
+}
+
+/// Loads a model directory.
+pub fn load(dir: &Path) -> Result<LoadedModel<Cpu>> {
+    Ok(modeldir::load::<Cpu>(dir, &Default::default())?)
+}
+
+/// Applies a stored schema to a table; `--id-column`/`--label-column` override the stored ones.
+pub fn prepare_with(schema: &Schema, table: &Table, d: &DataArgs) -> Result<Prepared> {
+    let mut schema = schema.clone();
+    if let Some(id) = &d.id_column {
+        schema.id_column = Some(id.clone());
+    }
+    if let Some(l) = &d.label_column {
+        schema.label_column = Some(l.clone());
+    }
+    for (flag, col) in [
+        ("--id-column", &d.id_column),
+        ("--label-column", &d.label_column),
+    ] {
+        if let Some(c) = col {
+            if table.column_index(c).is_none() {
+                return Err(vaetool::VaeError::Usage(format!(
+                    "{}: {flag} '{c}' is not a column (columns: {})",
+                    table.source_name(),
+                    table.headers.join(", ")
+                ))
+                .into());
+            }
+        }
+    }
+    let p = schema.transform(table)?;
+    warn_all(&p.warnings);
+    Ok(p)
+}
+
+/// Prints ACC, NMI and ARI of a clustering against the labels.
+pub fn print_cluster_metrics(labels: &[String], pred: &[usize]) {
+    let (truth, _) = metrics::encode_labels(labels);
+    eprintln!(
+        "against the labels: ACC {:.4}  NMI {:.4}  ARI {:.4}",
+        metrics::clustering_accuracy(&truth, pred),
+        metrics::nmi(&truth, pred),
+        metrics::ari(&truth, pred)
+    );
+}

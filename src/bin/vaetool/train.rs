@@ -1,0 +1,33 @@
+//! `vaetool train DATA -o MODEL_DIR`: train a VAE and save the model directory.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use crate::args::{DataArgs, FeatureArgs, TrainArgs};
+use crate::pipeline;
+
+/// Flags of `vaetool train`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    #[command(flatten)]
+    data: DataArgs,
+    #[command(flatten)]
+    features: FeatureArgs,
+    #[command(flatten)]
+    train: TrainArgs,
+    /// The model directory to write.
+    #[arg(short, long)]
+    output: PathBuf,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let table = pipeline::read(&a.data)?;
+    let t = pipeline::train_model(&table, &a.data, &a.features, &a.train)?;
+    let anomaly = pipeline::anomaly_reference(&t, pipeline::DEFAULT_SAMPLES, a.train.seed);
+    pipeline::save_trained(&a.output, &t, Some(&anomaly), None)?;
+    if !a.train.quiet {
+        eprintln!("model written to {}", a.output.display());
+    }
+    Ok(())
+}

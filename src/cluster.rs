@@ -1,0 +1,370 @@
+//! Two-step clustering on latent means (ALGORITHMS.md §3): K-means (k-means++ init, several
+//! restarts, lowest inertia kept) or a full-covariance Gaussian mixture, both from linfa.
+//! The fitted clustering is serialized into the model directory so that new rows are assigned
+//! to the same clusters later. `--k auto` selects K by the GMM's BIC.
+
+use std::str::FromStr;
+
+use linfa::traits::{Fit, Predict};
+use linfa::DatasetBase;
+use linfa_clustering::{GaussianMixtureModel, KMeans};
+use linfa_nn::distance::L2Dist;
+use ndarray::{Array2, ArrayView2};
+use rand::SeedableRng;
+use rand_xoshiro::Xoshiro256Plus;
+use serde::{Deserialize, Serialize};
+
+use crate::data::Matrix;
+use crate::error::{Result, VaeError};
+
+/// Which clustering runs on the latent means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClusterMethod {
+    /// K-means with k-means++ initialisation.
+    Kmeans,
+    /// Gaussian mixture model (full covariances), fitted by EM.
+    Gmm,
+}
+
+impl FromStr for ClusterMethod {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "kmeans" => Ok(Self::Kmeans),
+            "gmm" => Ok(Self::Gmm),
+            _ => Err(format!(
+                "unknown clustering method '{s}' (expected kmeans or gmm)"
+            )),
+        }
+    }
+}
+
+/// Clustering hyper-parameters, validated by [`ClusterParams::check`].
+#[derive(Debug, Clone)]
+pub struct ClusterParams {
+    /// Number of clusters.
+    pub k: usize,
+    /// The method.
+    pub method: ClusterMethod,
+    /// Restarts; the best by inertia (K-means) or likelihood bound (GMM) is kept.
+    pub n_init: usize,
+    /// Seed of the initialisations.
+    pub seed: u64,
+}
+
+impl ClusterParams {
+    /// Checks K against the number of rows.
+    pub fn check(&self, n_rows: usize) -> Result<()> {
+        if self.k < 1 {
+            return Err(VaeError::Usage("--k must be at least 1".into()));
+        }
+        if self.k > n_rows {
+            return Err(VaeError::Usage(format!(
+                "--k {} is larger than the number of rows ({n_rows})",
+                self.k
+            )));
+        }
+        if self.n_init == 0 {
+            return Err(VaeError::Usage("--n-init must be at least 1".into()));
+        }
+        Ok(())
+    }
+}
+
+/// A fitted clustering, stored as `clustering.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "method", rename_all = "lowercase")]
+pub enum Fitted {
+    /// K-means centroids.
+    Kmeans {
+        /// The linfa model.
+        model: KMeans<f64, L2Dist>,
+    },
+    /// Gaussian mixture.
+    Gmm {
+        /// The linfa model.
+        model: Box<GaussianMixtureModel<f64>>,
+    },
+}
+
+/// Cluster assignment of rows.
+#[derive(Debug, Clone)]
+pub struct Assignment {
+    /// Cluster of each row.
+    pub labels: Vec<usize>,
+    /// For a GMM: the posterior probability of every cluster, `rows × k`.
+    pub probabilities: Option<Matrix>,
+}
+
+fn to_array(x: &Matrix) -> Array2<f64> {
+    Array2::from_shape_fn((x.rows, x.cols), |(r, c)| f64::from(x.data[r * x.cols + c]))
+}
+
+fn fit_gmm(
+    data: &Array2<f64>,
+    k: usize,
+    n_init: usize,
+    seed: u64,
+) -> Result<GaussianMixtureModel<f64>> {
+    let ds = DatasetBase::from(data.clone());
+    let mut last = None;
+    // linfa's EM errors out instead of warning when it does not converge or a covariance
+    // degenerates: retry with a stronger covariance regularisation before giving up.
+    for reg in [1e-6, 1e-4, 1e-2] {
+        let res = GaussianMixtureModel::params_with_rng(k, Xoshiro256Plus::seed_from_u64(seed))
+            .n_runs(n_init as u64)
+            .max_n_iterations(500)
+            .reg_covariance(reg)
+            .fit(&ds);
+        match res {
+            Ok(m) => return Ok(m),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(VaeError::Clustering(format!(
+        "the Gaussian mixture with K={k} could not be fitted: {}",
+        last.map(|e| e.to_string()).unwrap_or_default()
+    )))
+}
+
+impl Fitted {
+    /// Fits the clustering on latent means.
+    pub fn fit(latents: &Matrix, params: &ClusterParams) -> Result<Fitted> {
+        params.check(latents.rows)?;
+        let data = to_array(latents);
+        match params.method {
+            ClusterMethod::Kmeans => {
+                let ds = DatasetBase::from(data);
+                let model =
+                    KMeans::params_with_rng(params.k, Xoshiro256Plus::seed_from_u64(params.seed))
+                        .n_runs(params.n_init)
+                        .max_n_iterations(300)
+                        .tolerance(1e-6)
+                        .fit(&ds)
+                        .map_err(|e| VaeError::Clustering(format!("K-means failed: {e}")))?;
+                Ok(Fitted::Kmeans { model })
+            }
+            ClusterMethod::Gmm => Ok(Fitted::Gmm {
+                model: Box::new(fit_gmm(&data, params.k, params.n_init, params.seed)?),
+            }),
+        }
+    }
+
+    /// Number of clusters.
+    pub fn k(&self) -> usize {
+        match self {
+            Fitted::Kmeans { model } => model.centroids().nrows(),
+            Fitted::Gmm { model } => model.weights().len(),
+        }
+    }
+
+    /// The method.
+    pub fn method(&self) -> ClusterMethod {
+        match self {
+            Fitted::Kmeans { .. } => ClusterMethod::Kmeans,
+            Fitted::Gmm { .. } => ClusterMethod::Gmm,
+        }
+    }
+
+    /// Assigns rows (latent means) to clusters.
+    pub fn predict(&self, latents: &Matrix) -> Assignment {
+        let data = to_array(latents);
+        match self {
+            Fitted::Kmeans { model } => Assignment {
+                labels: model.predict(&data).to_vec(),
+                probabilities: None,
+            },
+            Fitted::Gmm { model } => {
+                let p = model.predict_proba(&data);
+                let labels = p
+                    .rows()
+                    .into_iter()
+                    .map(|r| {
+                        r.iter()
+                            .enumerate()
+                            .fold(
+                                (0, f64::NEG_INFINITY),
+                                |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+                            )
+                            .0
+                    })
+                    .collect();
+                let k = p.ncols();
+                Assignment {
+                    labels,
+                    probabilities: Some(Matrix::new(
+                        p.nrows(),
+                        k,
+                        p.iter().map(|&v| v as f32).collect(),
+                    )),
+                }
+            }
+        }
+    }
+}
+
+/// Log-likelihood of `data` under a full-covariance Gaussian mixture.
+pub fn gmm_log_likelihood(model: &GaussianMixtureModel<f64>, data: ArrayView2<f64>) -> f64 {
+    let (k, d) = (model.weights().len(), data.ncols());
+    let prec = model.precisions();
+    let mut comps = Vec::with_capacity(k);
+    for c in 0..k {
+        let p: Vec<f64> = prec.slice(ndarray::s![c, .., ..]).iter().copied().collect();
+        // ½ log|P| from the Cholesky factor of the precision matrix.
+        let half_logdet = cholesky(&p, d).map_or(f64::NEG_INFINITY, |l| {
+            (0..d).map(|i| l[i * d + i].ln()).sum::<f64>()
+        });
+        comps.push((p, half_logdet));
+    }
+    let ln2pi = (2.0 * std::f64::consts::PI).ln();
+    let means = model.means();
+    let weights = model.weights();
+    let mut total = 0.0;
+    let mut lp = vec![0.0; k];
+    for row in data.rows() {
+        for c in 0..k {
+            let (p, hl) = &comps[c];
+            let diff: Vec<f64> = (0..d).map(|j| row[j] - means[[c, j]]).collect();
+            let mut q = 0.0;
+            for i in 0..d {
+                for j in 0..d {
+                    q += diff[i] * p[i * d + j] * diff[j];
+                }
+            }
+            lp[c] = weights[c].ln() + hl - 0.5 * q - 0.5 * d as f64 * ln2pi;
+        }
+        let m = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        total += m + lp.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+    }
+    total
+}
+
+/// Lower Cholesky factor of a symmetric positive-definite `d×d` matrix (row-major).
+fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
+    let mut l = vec![0.0; d * d];
+    for i in 0..d {
+        for j in 0..=i {
+            let s: f64 = (0..j).map(|k| l[i * d + k] * l[j * d + k]).sum();
+            if i == j {
+                let v = a[i * d + i] - s;
+                if v <= 0.0 {
+                    return None;
+                }
+                l[i * d + i] = v.sqrt();
+            } else {
+                l[i * d + j] = (a[i * d + j] - s) / l[j * d + j];
+            }
+        }
+    }
+    Some(l)
+}
+
+/// Bayesian information criterion of a full-covariance GMM: −2 log L + p log n.
+pub fn gmm_bic(model: &GaussianMixtureModel<f64>, data: ArrayView2<f64>) -> f64 {
+    let (k, d, n) = (
+        model.weights().len() as f64,
+        data.ncols() as f64,
+        data.nrows() as f64,
+    );
+    let params = k * d + k * d * (d + 1.0) / 2.0 + (k - 1.0);
+    -2.0 * gmm_log_likelihood(model, data) + params * n.ln()
+}
+
+/// Picks K in `range` by the lowest GMM BIC; returns K and every (K, BIC) tried.
+pub fn select_k_bic(
+    latents: &Matrix,
+    range: std::ops::RangeInclusive<usize>,
+    n_init: usize,
+    seed: u64,
+) -> Result<(usize, Vec<(usize, f64)>)> {
+    let data = to_array(latents);
+    let mut tried = Vec::new();
+    for k in range {
+        if k > latents.rows {
+            break;
+        }
+        if let Ok(m) = fit_gmm(&data, k, n_init, seed) {
+            tried.push((k, gmm_bic(&m, data.view())));
+        }
+    }
+    let best = tried
+        .iter()
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .map(|&(k, _)| k)
+        .ok_or_else(|| VaeError::Clustering("no K in --k-range could be fitted".into()))?;
+    Ok((best, tried))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn blobs() -> Matrix {
+        // three well separated 2-D blobs of 20 points
+        let mut v = Vec::new();
+        let centers = [(-5.0f32, 0.0f32), (5.0, 0.0), (0.0, 8.0)];
+        for (i, (cx, cy)) in centers.iter().enumerate() {
+            for j in 0..20 {
+                let a = (j as f32 * 0.7 + i as f32).sin() * 0.5;
+                let b = (j as f32 * 1.3 + i as f32).cos() * 0.5;
+                v.extend([cx + a, cy + b]);
+            }
+        }
+        Matrix::new(60, 2, v)
+    }
+
+    #[test]
+    fn kmeans_and_gmm_recover_blobs_and_round_trip_through_json() {
+        let x = blobs();
+        let truth: Vec<usize> = (0..60).map(|i| i / 20).collect();
+        for method in [ClusterMethod::Kmeans, ClusterMethod::Gmm] {
+            let p = ClusterParams {
+                k: 3,
+                method,
+                n_init: 3,
+                seed: 1,
+            };
+            let f = Fitted::fit(&x, &p).unwrap();
+            let a = f.predict(&x);
+            assert_eq!(crate::metrics::clustering_accuracy(&truth, &a.labels), 1.0);
+            let json = serde_json::to_string(&f).unwrap();
+            let g: Fitted = serde_json::from_str(&json).unwrap();
+            assert_eq!(g.predict(&x).labels, a.labels);
+            assert_eq!(g.k(), 3);
+            assert_eq!(a.probabilities.is_some(), method == ClusterMethod::Gmm);
+        }
+    }
+
+    #[test]
+    fn bic_picks_three_blobs() {
+        let (k, tried) = select_k_bic(&blobs(), 2..=5, 2, 0).unwrap();
+        assert_eq!(k, 3, "{tried:?}");
+    }
+
+    #[test]
+    fn k_is_checked() {
+        let p = ClusterParams {
+            k: 0,
+            method: ClusterMethod::Kmeans,
+            n_init: 1,
+            seed: 0,
+        };
+        assert_eq!(
+            p.check(10).unwrap_err().to_string(),
+            "--k must be at least 1"
+        );
+        let p = ClusterParams { k: 11, ..p };
+        assert_eq!(
+            p.check(10).unwrap_err().to_string(),
+            "--k 11 is larger than the number of rows (10)"
+        );
+    }
+
+    #[test]
+    fn cholesky_by_hand() {
+        let l = cholesky(&[4.0, 2.0, 2.0, 3.0], 2).unwrap();
+        assert_eq!(l, vec![2.0, 0.0, 1.0, 2f64.sqrt()]);
+        assert!(cholesky(&[1.0, 2.0, 2.0, 1.0], 2).is_none());
+    }
+}

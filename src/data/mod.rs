@@ -1,0 +1,49 @@
+//! Data input: reading delimited text into a [`Table`] of raw cells ([`csv_read`]), and the
+//! [`schema::Schema`] that turns a table into a numeric [`Matrix`] with the preprocessing
+//! learned at training time.
+
+pub mod csv_read;
+pub mod schema;
+
+pub use csv_read::{read_table, ReadOptions, Table};
+pub use schema::{DataOptions, Impute, Prepared, Scale, Schema};
+
+/// A dense row-major matrix of `f32`: the one buffer every batch is cut from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Matrix {
+    /// Number of rows.
+    pub rows: usize,
+    /// Number of columns.
+    pub cols: usize,
+    /// `rows * cols` values, row after row.
+    pub data: Vec<f32>,
+}
+
+impl Matrix {
+    /// A matrix from its row-major values.
+    ///
+    /// # Panics
+    /// When `data.len() != rows * cols` (a programming error, never user input).
+    pub fn new(rows: usize, cols: usize, data: Vec<f32>) -> Self {
+        assert_eq!(
+            data.len(),
+            rows * cols,
+            "matrix buffer has the wrong length"
+        );
+        Self { rows, cols, data }
+    }
+
+    /// Row `i` as a slice.
+    pub fn row(&self, i: usize) -> &[f32] {
+        &self.data[i * self.cols..(i + 1) * self.cols]
+    }
+
+    /// Copies the rows named by `idx` into one contiguous buffer (a batch).
+    pub fn gather_rows(&self, idx: &[usize]) -> Vec<f32> {
+        let mut out = Vec::with_capacity(idx.len() * self.cols);
+        for &i in idx {
+            out.extend_from_slice(self.row(i));
+        }
+        out
+    }
+}

@@ -1,0 +1,657 @@
+//! The data schema: which columns are features, how each is parsed, imputed, one-hot encoded
+//! and scaled. It is fitted once on the training table ([`Schema::fit`]), stored in the model
+//! directory, and applied unchanged to every later file ([`Schema::transform`]).
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+use super::{Matrix, Table};
+use crate::error::{Result, VaeError};
+
+/// How missing cells are filled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Impute {
+    /// The column's mean over the training rows.
+    Mean,
+    /// The column's median over the training rows.
+    Median,
+}
+
+impl FromStr for Impute {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mean" => Ok(Self::Mean),
+            "median" => Ok(Self::Median),
+            _ => Err(format!(
+                "unknown imputation '{s}' (expected mean or median)"
+            )),
+        }
+    }
+}
+
+/// How numeric features are scaled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Scale {
+    /// (x − mean) / standard deviation.
+    #[default]
+    Standard,
+    /// (x − median) / interquartile range: robust to outliers.
+    Robust,
+    /// (x − min) / (max − min), into [0, 1].
+    Minmax,
+    /// Values as they are.
+    None,
+}
+
+impl FromStr for Scale {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "standard" => Ok(Self::Standard),
+            "robust" => Ok(Self::Robust),
+            "minmax" => Ok(Self::Minmax),
+            "none" => Ok(Self::None),
+            _ => Err(format!(
+                "unknown scaling '{s}' (expected standard, robust, minmax or none)"
+            )),
+        }
+    }
+}
+
+/// What the user said about the columns of the training file.
+#[derive(Debug, Clone, Default)]
+pub struct DataOptions {
+    /// Column passed through to every output as the row id.
+    pub id_column: Option<String>,
+    /// Column holding true labels: never trained on, used for metrics.
+    pub label_column: Option<String>,
+    /// Columns to leave out.
+    pub exclude: Vec<String>,
+    /// If set, exactly these columns are the features.
+    pub columns: Option<Vec<String>>,
+    /// Columns to one-hot encode.
+    pub categorical: Vec<String>,
+    /// How to fill missing cells (none: missing cells are an error).
+    pub impute: Option<Impute>,
+    /// How to scale numeric features.
+    pub scale: Scale,
+}
+
+/// How one input column becomes model inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Feature {
+    /// A numeric column: `(value − center) / scale`, missing cells replaced by `fill`.
+    Numeric {
+        /// Column name.
+        name: String,
+        /// Fill value for missing cells, if imputation was requested.
+        fill: Option<f64>,
+        /// Subtracted before scaling.
+        center: f64,
+        /// Divisor (1 for a constant column).
+        scale: f64,
+    },
+    /// A categorical column, one-hot encoded over the categories seen in training.
+    Categorical {
+        /// Column name.
+        name: String,
+        /// Categories in encoding order.
+        categories: Vec<String>,
+    },
+}
+
+impl Feature {
+    /// The input column's name.
+    pub fn name(&self) -> &str {
+        match self {
+            Feature::Numeric { name, .. } | Feature::Categorical { name, .. } => name,
+        }
+    }
+
+    /// How many model inputs the column becomes.
+    pub fn width(&self) -> usize {
+        match self {
+            Feature::Numeric { .. } => 1,
+            Feature::Categorical { categories, .. } => categories.len(),
+        }
+    }
+}
+
+/// The fitted schema, stored in the model's `config.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Schema {
+    /// Id column, if any.
+    pub id_column: Option<String>,
+    /// Label column, if any.
+    pub label_column: Option<String>,
+    /// Features in input order.
+    pub features: Vec<Feature>,
+    /// The scaling used.
+    pub scale: Scale,
+    /// The imputation used.
+    pub impute: Option<Impute>,
+}
+
+/// A table turned into model inputs.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Model inputs, one row per data row.
+    pub x: Matrix,
+    /// Name of the id column in outputs (`row` when the data has none).
+    pub id_name: String,
+    /// Row ids.
+    pub ids: Vec<String>,
+    /// True labels, when the label column is present.
+    pub labels: Option<Vec<String>>,
+    /// Name of the label column, when present.
+    pub label_name: Option<String>,
+    /// Warnings for the user (constant columns, unseen categories, …).
+    pub warnings: Vec<String>,
+}
+
+enum Cell {
+    Value(f64),
+    Missing,
+}
+
+fn parse_cell(table: &Table, col: usize, row: usize) -> Result<Cell> {
+    let raw = &table.columns[col][row];
+    let lower = raw.to_ascii_lowercase();
+    if raw.is_empty() || matches!(lower.as_str(), "na" | "n/a" | "null" | "?") {
+        return Ok(Cell::Missing);
+    }
+    match raw.parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(Cell::Value(v)),
+        Ok(_) => Ok(Cell::Missing),
+        Err(_) => Err(VaeError::Input(format!(
+            "{}: line {}, column '{}': cannot read \"{}\" as a number \
+             (hint: --exclude {} skips the column, --categorical {} one-hot encodes it)",
+            table.source_name(),
+            table.lines[row],
+            table.headers[col],
+            raw,
+            table.headers[col],
+            table.headers[col]
+        ))),
+    }
+}
+
+fn missing_error(table: &Table, col: usize, row: usize) -> VaeError {
+    VaeError::Input(format!(
+        "{}: line {}, column '{}': missing or non-finite value \"{}\" \
+         (hint: --impute mean or --impute median fills missing values)",
+        table.source_name(),
+        table.lines[row],
+        table.headers[col],
+        table.columns[col][row]
+    ))
+}
+
+fn median(sorted: &[f64]) -> f64 {
+    quantile_sorted(sorted, 0.5)
+}
+
+/// Linear-interpolated quantile of sorted values (`q` in [0, 1]).
+pub fn quantile_sorted(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let pos = q.clamp(0.0, 1.0) * (sorted.len() - 1) as f64;
+    let lo = pos.floor() as usize;
+    let hi = pos.ceil() as usize;
+    sorted[lo] + (sorted[hi] - sorted[lo]) * (pos - lo as f64)
+}
+
+fn require_column(table: &Table, name: &str, flag: &str) -> Result<usize> {
+    table.column_index(name).ok_or_else(|| {
+        VaeError::Usage(format!(
+            "{}: {flag} '{name}' is not a column (columns: {})",
+            table.source_name(),
+            table.headers.join(", ")
+        ))
+    })
+}
+
+impl Schema {
+    /// Learns the schema from the training table. Returns the schema and warnings.
+    pub fn fit(table: &Table, opts: &DataOptions) -> Result<(Schema, Vec<String>)> {
+        let mut warnings = Vec::new();
+        if let Some(id) = &opts.id_column {
+            require_column(table, id, "--id-column")?;
+        }
+        if let Some(l) = &opts.label_column {
+            require_column(table, l, "--label-column")?;
+        }
+        for c in opts.exclude.iter().chain(&opts.categorical) {
+            require_column(table, c, "column")?;
+        }
+        let names: Vec<String> = match &opts.columns {
+            Some(cols) => {
+                for c in cols {
+                    require_column(table, c, "--columns")?;
+                }
+                cols.clone()
+            }
+            None => table
+                .headers
+                .iter()
+                .filter(|h| {
+                    Some(*h) != opts.id_column.as_ref()
+                        && Some(*h) != opts.label_column.as_ref()
+                        && !opts.exclude.contains(h)
+                })
+                .cloned()
+                .collect(),
+        };
+        if names.is_empty() {
+            return Err(VaeError::Usage(format!(
+                "{}: no feature columns left to train on",
+                table.source_name()
+            )));
+        }
+        let mut features = Vec::with_capacity(names.len());
+        let mut constant = Vec::new();
+        for name in names {
+            let col = table.column_index(&name).expect("checked above");
+            if opts.categorical.contains(&name) {
+                let mut cats: Vec<String> = table.columns[col].clone();
+                cats.sort();
+                cats.dedup();
+                features.push(Feature::Categorical {
+                    name,
+                    categories: cats,
+                });
+                continue;
+            }
+            let mut values = Vec::with_capacity(table.n_rows());
+            let mut first_missing = None;
+            for r in 0..table.n_rows() {
+                match parse_cell(table, col, r)? {
+                    Cell::Value(v) => values.push(v),
+                    Cell::Missing => {
+                        first_missing.get_or_insert(r);
+                    }
+                }
+            }
+            if values.is_empty() {
+                return Err(VaeError::Input(format!(
+                    "{}: column '{name}' has no numeric values (all cells are empty, NaN or \
+                     infinite; hint: --exclude {name})",
+                    table.source_name()
+                )));
+            }
+            let fill = match (first_missing, opts.impute) {
+                (Some(r), None) => return Err(missing_error(table, col, r)),
+                (Some(_), Some(imp)) | (None, Some(imp)) => {
+                    let mut sorted = values.clone();
+                    sorted.sort_by(f64::total_cmp);
+                    Some(match imp {
+                        Impute::Mean => values.iter().sum::<f64>() / values.len() as f64,
+                        Impute::Median => median(&sorted),
+                    })
+                }
+                (None, None) => None,
+            };
+            if let Some(f) = fill {
+                values.resize(table.n_rows(), f);
+            }
+            let (center, mut scale) = scale_stats(&mut values, opts.scale);
+            if scale.is_nan() || scale <= 1e-12 {
+                if opts.scale != Scale::None {
+                    constant.push(name.clone());
+                }
+                scale = 1.0;
+            }
+            features.push(Feature::Numeric {
+                name,
+                fill,
+                center,
+                scale,
+            });
+        }
+        if !constant.is_empty() {
+            warnings.push(format!(
+                "{} constant column{} (left unscaled): {}",
+                constant.len(),
+                if constant.len() == 1 { "" } else { "s" },
+                constant.join(", ")
+            ));
+        }
+        Ok((
+            Schema {
+                id_column: opts.id_column.clone(),
+                label_column: opts.label_column.clone(),
+                features,
+                scale: opts.scale,
+                impute: opts.impute,
+            },
+            warnings,
+        ))
+    }
+
+    /// Number of model inputs (one-hot columns expanded).
+    pub fn input_dim(&self) -> usize {
+        self.features.iter().map(Feature::width).sum()
+    }
+
+    /// Names of the model inputs (`col=category` for one-hot columns).
+    pub fn input_names(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for f in &self.features {
+            match f {
+                Feature::Numeric { name, .. } => out.push(name.clone()),
+                Feature::Categorical { name, categories } => {
+                    out.extend(categories.iter().map(|c| format!("{name}={c}")))
+                }
+            }
+        }
+        out
+    }
+
+    /// Applies the schema to a table: checks its columns, parses, imputes, encodes, scales.
+    pub fn transform(&self, table: &Table) -> Result<Prepared> {
+        let mut warnings = Vec::new();
+        let missing: Vec<&str> = self
+            .features
+            .iter()
+            .map(Feature::name)
+            .filter(|n| table.column_index(n).is_none())
+            .collect();
+        if !missing.is_empty() {
+            let known: Vec<&str> = self
+                .features
+                .iter()
+                .map(Feature::name)
+                .chain(self.id_column.as_deref())
+                .chain(self.label_column.as_deref())
+                .collect();
+            let extra: Vec<&str> = table
+                .headers
+                .iter()
+                .map(String::as_str)
+                .filter(|h| !known.contains(h))
+                .collect();
+            return Err(VaeError::Model(format!(
+                "{}: the columns do not match the model's schema; missing columns: {}; extra \
+                 columns: {}",
+                table.source_name(),
+                missing.join(", "),
+                if extra.is_empty() {
+                    "none".to_string()
+                } else {
+                    extra.join(", ")
+                }
+            )));
+        }
+        let n = table.n_rows();
+        let d = self.input_dim();
+        let mut data = vec![0f32; n * d];
+        let mut offset = 0;
+        for f in &self.features {
+            let col = table.column_index(f.name()).expect("checked above");
+            match f {
+                Feature::Numeric {
+                    fill,
+                    center,
+                    scale,
+                    ..
+                } => {
+                    for r in 0..n {
+                        let v = match parse_cell(table, col, r)? {
+                            Cell::Value(v) => v,
+                            Cell::Missing => match fill {
+                                Some(f) => *f,
+                                None => return Err(missing_error(table, col, r)),
+                            },
+                        };
+                        data[r * d + offset] = ((v - center) / scale) as f32;
+                    }
+                }
+                Feature::Categorical { name, categories } => {
+                    let mut unseen = 0usize;
+                    for r in 0..n {
+                        match categories.binary_search(&table.columns[col][r]) {
+                            Ok(k) => data[r * d + offset + k] = 1.0,
+                            Err(_) => unseen += 1,
+                        }
+                    }
+                    if unseen > 0 {
+                        warnings.push(format!(
+                            "column '{name}': {unseen} row{} with a category not seen in \
+                             training (encoded as all zeros)",
+                            if unseen == 1 { "" } else { "s" }
+                        ));
+                    }
+                }
+            }
+            offset += f.width();
+        }
+        let (id_name, ids) = match self
+            .id_column
+            .as_deref()
+            .and_then(|c| table.column_index(c))
+        {
+            Some(c) => (table.headers[c].clone(), table.columns[c].clone()),
+            None => ("row".to_string(), (0..n).map(|i| i.to_string()).collect()),
+        };
+        let label_idx = self
+            .label_column
+            .as_deref()
+            .and_then(|c| table.column_index(c));
+        let labels = label_idx.map(|c| table.columns[c].clone());
+        let label_name = label_idx.map(|c| table.headers[c].clone());
+        Ok(Prepared {
+            x: Matrix::new(n, d, data),
+            id_name,
+            ids,
+            labels,
+            label_name,
+            warnings,
+        })
+    }
+
+    /// Maps model-space values of the numeric features back to the original units.
+    pub fn inverse_numeric(&self, feature: usize, value: f64) -> f64 {
+        match &self.features[feature] {
+            Feature::Numeric { center, scale, .. } => value * scale + center,
+            Feature::Categorical { .. } => value,
+        }
+    }
+}
+
+fn scale_stats(values: &mut [f64], scale: Scale) -> (f64, f64) {
+    let n = values.len() as f64;
+    match scale {
+        Scale::Standard => {
+            let mean = values.iter().sum::<f64>() / n;
+            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+            (mean, var.sqrt())
+        }
+        Scale::Robust => {
+            values.sort_by(f64::total_cmp);
+            let med = median(values);
+            let iqr = quantile_sorted(values, 0.75) - quantile_sorted(values, 0.25);
+            // A column whose IQR is zero (mostly one value) falls back to its std.
+            if iqr > 1e-12 {
+                (med, iqr)
+            } else {
+                let mean = values.iter().sum::<f64>() / n;
+                let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+                (med, var.sqrt())
+            }
+        }
+        Scale::Minmax => {
+            let min = values.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (min, max - min)
+        }
+        Scale::None => (0.0, 1.0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+
+    fn table(headers: &[&str], rows: &[&[&str]]) -> Table {
+        let mut columns = vec![Vec::new(); headers.len()];
+        for r in rows {
+            for (c, v) in r.iter().enumerate() {
+                columns[c].push(v.to_string());
+            }
+        }
+        Table {
+            source: PathBuf::from("t.csv"),
+            headers: headers.iter().map(|s| s.to_string()).collect(),
+            columns,
+            lines: (2..2 + rows.len() as u64).collect(),
+        }
+    }
+
+    #[test]
+    fn standard_scaling_round_trip() {
+        let t = table(&["a", "b"], &[&["1", "10"], &["2", "20"], &["3", "30"]]);
+        let (s, w) = Schema::fit(&t, &DataOptions::default()).unwrap();
+        assert!(w.is_empty());
+        let p = s.transform(&t).unwrap();
+        let sd = (2.0f64 / 3.0).sqrt();
+        assert!((p.x.data[0] as f64 - (-1.0 / sd)).abs() < 1e-6);
+        for r in 0..3 {
+            for c in 0..2 {
+                let back = s.inverse_numeric(c, p.x.data[r * 2 + c] as f64);
+                let orig: f64 = t.columns[c][r].parse().unwrap();
+                assert!((back - orig).abs() < 1e-5, "{back} vs {orig}");
+            }
+        }
+    }
+
+    #[test]
+    fn robust_and_minmax_scaling() {
+        let t = table(&["a"], &[&["0"], &["1"], &["2"], &["3"], &["100"]]);
+        let opts = DataOptions {
+            scale: Scale::Robust,
+            ..Default::default()
+        };
+        let (s, _) = Schema::fit(&t, &opts).unwrap();
+        // median 2, q1 1, q3 3 → IQR 2
+        assert_eq!(
+            s.features[0],
+            Feature::Numeric {
+                name: "a".into(),
+                fill: None,
+                center: 2.0,
+                scale: 2.0
+            }
+        );
+        let opts = DataOptions {
+            scale: Scale::Minmax,
+            ..Default::default()
+        };
+        let (s, _) = Schema::fit(&t, &opts).unwrap();
+        let p = s.transform(&t).unwrap();
+        assert_eq!(p.x.data, vec![0.0, 0.01, 0.02, 0.03, 1.0]);
+    }
+
+    #[test]
+    fn imputation_mean_and_median() {
+        let t = table(&["a"], &[&["1"], &[""], &["2"], &["NaN"], &["9"]]);
+        let e = Schema::fit(&t, &DataOptions::default()).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "t.csv: line 3, column 'a': missing or non-finite value \"\" (hint: --impute mean \
+             or --impute median fills missing values)"
+        );
+        for (imp, want) in [(Impute::Mean, 4.0), (Impute::Median, 2.0)] {
+            let opts = DataOptions {
+                impute: Some(imp),
+                scale: Scale::None,
+                ..Default::default()
+            };
+            let (s, _) = Schema::fit(&t, &opts).unwrap();
+            let p = s.transform(&t).unwrap();
+            assert_eq!(p.x.data, vec![1.0, want, 2.0, want, 9.0]);
+        }
+    }
+
+    #[test]
+    fn text_in_numeric_column_names_line_and_hint() {
+        let t = table(&["a", "b"], &[&["1", "x"], &["2", "oops"]]);
+        let opts = DataOptions {
+            categorical: vec![],
+            ..Default::default()
+        };
+        let e = Schema::fit(&t, &opts).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "t.csv: line 2, column 'b': cannot read \"x\" as a number (hint: --exclude b skips \
+             the column, --categorical b one-hot encodes it)"
+        );
+    }
+
+    #[test]
+    fn categorical_one_hot_and_unseen() {
+        let t = table(&["a", "c"], &[&["1", "red"], &["2", "blue"], &["3", "red"]]);
+        let opts = DataOptions {
+            categorical: vec!["c".into()],
+            scale: Scale::None,
+            ..Default::default()
+        };
+        let (s, _) = Schema::fit(&t, &opts).unwrap();
+        assert_eq!(s.input_names(), vec!["a", "c=blue", "c=red"]);
+        let p = s.transform(&t).unwrap();
+        assert_eq!(p.x.data, vec![1., 0., 1., 2., 1., 0., 3., 0., 1.]);
+        let t2 = table(&["a", "c"], &[&["1", "green"]]);
+        let p = s.transform(&t2).unwrap();
+        assert_eq!(p.x.data, vec![1., 0., 0.]);
+        assert_eq!(p.warnings.len(), 1);
+    }
+
+    #[test]
+    fn constant_column_warns_without_dividing_by_zero() {
+        let t = table(&["a", "k"], &[&["1", "5"], &["2", "5"]]);
+        let (s, w) = Schema::fit(&t, &DataOptions::default()).unwrap();
+        assert_eq!(w, vec!["1 constant column (left unscaled): k"]);
+        let p = s.transform(&t).unwrap();
+        assert!(p.x.data.iter().all(|v| v.is_finite()));
+        assert_eq!(p.x.data[1], 0.0);
+    }
+
+    #[test]
+    fn schema_mismatch_lists_missing_and_extra() {
+        let t = table(&["a", "b"], &[&["1", "2"], &["2", "3"]]);
+        let (s, _) = Schema::fit(&t, &DataOptions::default()).unwrap();
+        let t2 = table(&["a", "z"], &[&["1", "2"]]);
+        let e = s.transform(&t2).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "t.csv: the columns do not match the model's schema; missing columns: b; extra \
+             columns: z"
+        );
+    }
+
+    #[test]
+    fn ids_labels_and_exclusions() {
+        let t = table(
+            &["id", "a", "y", "skip"],
+            &[&["r1", "1", "cat", "q"], &["r2", "2", "dog", "w"]],
+        );
+        let opts = DataOptions {
+            id_column: Some("id".into()),
+            label_column: Some("y".into()),
+            exclude: vec!["skip".into()],
+            ..Default::default()
+        };
+        let (s, _) = Schema::fit(&t, &opts).unwrap();
+        assert_eq!(s.input_names(), vec!["a"]);
+        let p = s.transform(&t).unwrap();
+        assert_eq!(p.ids, vec!["r1", "r2"]);
+        assert_eq!(p.labels.unwrap(), vec!["cat", "dog"]);
+        assert_eq!(p.id_name, "id");
+    }
+}

@@ -1,0 +1,130 @@
+//! Loss terms of the VAE, per row (ALGORITHMS.md §1): the closed-form KL to N(0, I) and the
+//! reconstruction negative log-likelihoods. Each returns one value per batch row so that the
+//! same code serves training (batch mean) and anomaly scoring (per-row scores).
+
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+
+use super::Likelihood;
+
+/// ½·log(2π).
+pub const HALF_LN_2PI: f64 = 0.918_938_533_204_672_7;
+
+/// KL(N(μ, σ²) ‖ N(0, I)) = ½ Σ_j (μ_j² + σ_j² − log σ_j² − 1), per row.
+pub fn kl_standard_normal<B: Backend>(mu: Tensor<B, 2>, logvar: Tensor<B, 2>) -> Tensor<B, 1> {
+    let terms = mu.powi_scalar(2) + logvar.clone().exp() - logvar - 1.0; // [batch, latent]
+    terms.sum_dim(1).squeeze_dim::<1>(1) * 0.5 // [batch]
+}
+
+/// Per-feature reconstruction negative log-likelihood −log p(x_i|z), `[batch, input]`.
+///
+/// - Gaussian, unit variance: ½(x − x̂)² + ½ log 2π;
+/// - Gaussian, learned log-variance s: ½[(x − x̂)² e^{−s} + s + log 2π];
+/// - Bernoulli on logits l: softplus(l) − x·l, computed stably as max(l, 0) − x·l + log(1 + e^{−|l|}).
+pub fn recon_terms<B: Backend>(
+    x: Tensor<B, 2>,
+    out: Tensor<B, 2>,
+    out_logvar: Option<Tensor<B, 1>>,
+    likelihood: Likelihood,
+) -> Tensor<B, 2> {
+    match likelihood {
+        Likelihood::Gaussian => (x - out).powi_scalar(2) * 0.5 + HALF_LN_2PI, // [batch, input]
+        Likelihood::GaussianLearned => {
+            let s = out_logvar
+                .expect("gaussian-learned needs the output log-variance")
+                .unsqueeze::<2>(); // [1, input]
+            ((x - out).powi_scalar(2) * s.clone().neg().exp() + s) * 0.5 + HALF_LN_2PI
+        }
+        Likelihood::Bernoulli => {
+            let softplus = relu(out.clone()) + out.clone().abs().neg().exp().log1p();
+            softplus - x * out // [batch, input]
+        }
+    }
+}
+
+/// Reconstruction negative log-likelihood −log p(x|z) summed over features, per row.
+pub fn recon_nll<B: Backend>(
+    x: Tensor<B, 2>,
+    out: Tensor<B, 2>,
+    out_logvar: Option<Tensor<B, 1>>,
+    likelihood: Likelihood,
+) -> Tensor<B, 1> {
+    recon_terms(x, out, out_logvar, likelihood)
+        .sum_dim(1)
+        .squeeze_dim::<1>(1) // [batch]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Cpu;
+
+    fn t2(rows: usize, v: &[f32]) -> Tensor<Cpu, 2> {
+        Tensor::from_data(
+            TensorData::new(v.to_vec(), [rows, v.len() / rows]),
+            &Default::default(),
+        )
+    }
+    fn vec1(t: Tensor<Cpu, 1>) -> Vec<f32> {
+        t.into_data().to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn kl_is_zero_at_standard_normal_and_matches_closed_form() {
+        let kl = vec1(kl_standard_normal(t2(1, &[0.0, 0.0]), t2(1, &[0.0, 0.0])));
+        assert_eq!(kl, vec![0.0]);
+        // μ = 1, log σ² = ln 2: ½(1 + 2 − ln 2 − 1) = 1 − ½ ln 2
+        let kl = vec1(kl_standard_normal(t2(1, &[1.0]), t2(1, &[2f32.ln()])));
+        assert!((kl[0] - (1.0 - 0.5 * 2f32.ln())).abs() < 1e-6, "{kl:?}");
+    }
+
+    #[test]
+    fn gaussian_nll_by_hand() {
+        let nll = vec1(recon_nll(
+            t2(1, &[1.0, 2.0]),
+            t2(1, &[0.0, 0.0]),
+            None,
+            Likelihood::Gaussian,
+        ));
+        // ½(1 + 4) + 2·½ ln 2π
+        let want = 2.5 + 2.0 * HALF_LN_2PI;
+        assert!((nll[0] as f64 - want).abs() < 1e-5, "{nll:?}");
+    }
+
+    #[test]
+    fn learned_gaussian_nll_by_hand() {
+        let s =
+            Tensor::<Cpu, 1>::from_data(TensorData::new(vec![2f32.ln()], [1]), &Default::default());
+        let nll = vec1(recon_nll(
+            t2(1, &[3.0]),
+            t2(1, &[1.0]),
+            Some(s),
+            Likelihood::GaussianLearned,
+        ));
+        // ½[(2)²/2 + ln 2 + ln 2π]
+        let want = 0.5 * (2.0 + 2f64.ln()) + HALF_LN_2PI;
+        assert!((nll[0] as f64 - want).abs() < 1e-5, "{nll:?}");
+    }
+
+    #[test]
+    fn bernoulli_nll_by_hand_and_stable() {
+        let nll = vec1(recon_nll(
+            t2(1, &[1.0, 0.0, 0.5]),
+            t2(1, &[0.0, 2.0, -1.0]),
+            None,
+            Likelihood::Bernoulli,
+        ));
+        // −log σ(0) = ln 2; −log(1 − σ(2)) = softplus(2); x=0.5,l=−1: softplus(−1) + 0.5
+        let sp = |l: f64| (1.0 + l.exp()).ln();
+        let want = 2f64.ln() + sp(2.0) + sp(-1.0) + 0.5;
+        assert!((nll[0] as f64 - want).abs() < 1e-5, "{nll:?}");
+        // Huge logits neither overflow nor lose the linear term.
+        let nll = vec1(recon_nll(
+            t2(1, &[0.0, 1.0, 0.0]),
+            t2(1, &[200.0, -200.0, -200.0]),
+            None,
+            Likelihood::Bernoulli,
+        ));
+        assert!((nll[0] - 400.0).abs() < 1e-3, "{nll:?}");
+    }
+}

@@ -1,0 +1,6 @@
+//! The VAE: its configuration and burn module ([`mlp`]) and the loss terms ([`loss`]).
+
+pub mod loss;
+pub mod mlp;
+
+pub use mlp::{default_hidden, default_latent, Likelihood, MlpVae, VaeConfig};

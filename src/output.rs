@@ -1,0 +1,165 @@
+//! Atomic output: data goes to a temporary file beside the target and is renamed over it only
+//! when complete, so a failed run never leaves a partial file (and an earlier file survives).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+use crate::error::{Result, VaeError};
+
+/// An output that is either stdout or a file written atomically.
+pub struct Output {
+    target: Option<(NamedTempFile, PathBuf)>,
+}
+
+impl Output {
+    /// Opens the output: `None` or `-` is stdout. The temporary file is created at once, so an
+    /// unwritable location fails before any work is done.
+    pub fn create(path: Option<&Path>) -> Result<Output> {
+        let path = match path {
+            None => return Ok(Output { target: None }),
+            Some(p) if p == Path::new("-") => return Ok(Output { target: None }),
+            Some(p) => p,
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if path.is_dir() {
+            return Err(VaeError::Write {
+                path: path.to_path_buf(),
+                source: std::io::Error::other("is a directory"),
+            });
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".vaetool-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)
+            .map_err(|source| VaeError::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        Ok(Output {
+            target: Some((tmp, path.to_path_buf())),
+        })
+    }
+
+    /// True when writing to stdout.
+    pub fn is_stdout(&self) -> bool {
+        self.target.is_none()
+    }
+
+    /// Writes a CSV with a header and the given rows, then commits.
+    pub fn write_csv<I, R>(self, header: &[String], rows: I) -> Result<()>
+    where
+        I: IntoIterator<Item = R>,
+        R: IntoIterator<Item = String>,
+    {
+        let name = self.name();
+        let err = |e: csv::Error| VaeError::Write {
+            path: PathBuf::from(&name),
+            source: std::io::Error::other(e.to_string()),
+        };
+        match self.target {
+            None => {
+                let mut w = csv::Writer::from_writer(std::io::stdout().lock());
+                w.write_record(header).map_err(err)?;
+                for r in rows {
+                    w.write_record(r).map_err(err)?;
+                }
+                w.flush().map_err(|source| VaeError::Write {
+                    path: PathBuf::from("-"),
+                    source,
+                })?;
+                Ok(())
+            }
+            Some((tmp, path)) => {
+                let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp));
+                w.write_record(header).map_err(err)?;
+                for r in rows {
+                    w.write_record(r).map_err(err)?;
+                }
+                let tmp = w
+                    .into_inner()
+                    .map_err(|e| VaeError::Write {
+                        path: path.clone(),
+                        source: std::io::Error::other(e.to_string()),
+                    })?
+                    .into_inner()
+                    .map_err(|e| VaeError::Write {
+                        path: path.clone(),
+                        source: e.into_error(),
+                    })?;
+                commit(tmp, &path)
+            }
+        }
+    }
+
+    fn name(&self) -> String {
+        self.target
+            .as_ref()
+            .map_or("-".into(), |(_, p)| p.display().to_string())
+    }
+}
+
+fn commit(tmp: NamedTempFile, path: &Path) -> Result<()> {
+    tmp.as_file().sync_all().map_err(|source| VaeError::Write {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    tmp.persist(path).map_err(|e| VaeError::Write {
+        path: path.to_path_buf(),
+        source: e.error,
+    })?;
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let err = |source| VaeError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".vaetool-")
+        .tempfile_in(dir)
+        .map_err(err)?;
+    tmp.write_all(bytes).map_err(err)?;
+    commit(tmp, path)
+}
+
+/// Formats a float for CSV output: shortest round-trip representation.
+pub fn fmt_f(v: f64) -> String {
+    format!("{v}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn writes_atomically_and_leaves_no_temp_files() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("out.csv");
+        Output::create(Some(&p))
+            .unwrap()
+            .write_csv(&["a".into()], vec![vec!["1".to_string()]])
+            .unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\n1\n");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn unwritable_location_fails_up_front() {
+        let e = Output::create(Some(Path::new("/nonexistent-dir/x.csv")))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(e.starts_with("cannot write /nonexistent-dir/x.csv"), "{e}");
+    }
+}

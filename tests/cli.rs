@@ -1,0 +1,638 @@
+//! End-to-end tests of the `vaetool` binary on small files in temporary directories: the
+//! accuracy floors on the bundled datasets, reproducibility, model reuse, and every bad-input
+//! case (clear message, exit code 2 or 1, no partial output).
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_vaetool"))
+}
+
+fn dataset(name: &str) -> String {
+    format!("{}/datasets/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().expect("run vaetool")
+}
+
+fn ok(args: &[&str]) -> (String, String) {
+    let o = run(args);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert!(o.status.success(), "vaetool {args:?} failed:\n{err}");
+    (String::from_utf8_lossy(&o.stdout).to_string(), err)
+}
+
+/// Runs a failing command; returns stderr after checking the exit code and that no panic or
+/// backtrace leaked out.
+fn fails(args: &[&str], code: i32) -> String {
+    let o = run(args);
+    let err = String::from_utf8_lossy(&o.stderr).to_string();
+    assert_eq!(o.status.code(), Some(code), "vaetool {args:?}:\n{err}");
+    assert!(!err.contains("panicked"), "panic for {args:?}:\n{err}");
+    err
+}
+
+fn metric(stderr: &str, name: &str) -> f64 {
+    let i = stderr
+        .find(&format!("{name} "))
+        .unwrap_or_else(|| panic!("no {name} in:\n{stderr}"));
+    stderr[i + name.len() + 1..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn s(p: &Path) -> String {
+    p.display().to_string()
+}
+
+const FAST: [&str; 2] = ["--epochs", "5"];
+
+// ---- accuracy floors on real data (release build: a few seconds each) ----
+
+#[test]
+fn iris_clusters_with_acc_at_least_085() {
+    let d = tmp();
+    let out = s(&d.path().join("labels.csv"));
+    let (_, err) = ok(&[
+        "cluster",
+        &dataset("iris.csv"),
+        "--k",
+        "3",
+        "--label-column",
+        "species",
+        "-q",
+        "-o",
+        &out,
+    ]);
+    let acc = metric(&err, "ACC");
+    assert!(acc >= 0.85, "iris ACC {acc}\n{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("row,cluster\n0,"), "{}", &text[..40]);
+    assert_eq!(text.lines().count(), 151);
+}
+
+#[test]
+fn digits_clusters_with_acc_at_least_080() {
+    let d = tmp();
+    let out = s(&d.path().join("labels.csv"));
+    let (_, err) = ok(&[
+        "cluster",
+        &dataset("digits.csv"),
+        "--k",
+        "10",
+        "--label-column",
+        "digit",
+        "--scale",
+        "none",
+        "--method",
+        "gmm",
+        "-q",
+        "-o",
+        &out,
+    ]);
+    let acc = metric(&err, "ACC");
+    assert!(acc >= 0.80, "digits ACC {acc}\n{err}");
+}
+
+#[test]
+fn shuttle_anomalies_with_auc_at_least_097() {
+    let d = tmp();
+    let out = s(&d.path().join("scores.csv"));
+    let (_, err) = ok(&[
+        "anomalies",
+        &dataset("shuttle.csv"),
+        "--id-column",
+        "id",
+        "--label-column",
+        "outlier",
+        "--contamination",
+        "0.0715",
+        "-q",
+        "-o",
+        &out,
+    ]);
+    let auc = metric(&err, "ROC-AUC");
+    assert!(auc >= 0.97, "shuttle AUC {auc}\n{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(text.starts_with("id,score,rank,is_anomaly\n"));
+    let flagged = text.lines().skip(1).filter(|l| l.ends_with(",1")).count();
+    // the contamination threshold flags about 7.15% of the training rows
+    assert!((700..=730).contains(&flagged), "{flagged} flagged");
+    assert!(err.contains("flagged 715 of 10000 rows"), "{err}");
+}
+
+// ---- reproducibility and model reuse ----
+
+#[test]
+fn same_seed_gives_byte_identical_outputs() {
+    let d = tmp();
+    let outs: Vec<String> = (0..2)
+        .map(|i| {
+            let o = s(&d.path().join(format!("o{i}.csv")));
+            ok(&[
+                "anomalies",
+                &dataset("iris.csv"),
+                "--label-column",
+                "species",
+                "--epochs",
+                "30",
+                "-q",
+                "-o",
+                &o,
+            ]);
+            std::fs::read_to_string(&o).unwrap()
+        })
+        .collect();
+    assert_eq!(outs[0], outs[1]);
+    let o = s(&d.path().join("o3.csv"));
+    ok(&[
+        "anomalies",
+        &dataset("iris.csv"),
+        "--label-column",
+        "species",
+        "--epochs",
+        "30",
+        "--seed",
+        "7",
+        "-q",
+        "-o",
+        &o,
+    ]);
+    assert_ne!(std::fs::read_to_string(&o).unwrap(), outs[0]);
+}
+
+#[test]
+fn train_embed_cluster_and_score_with_a_saved_model() {
+    let d = tmp();
+    let m = s(&d.path().join("model"));
+    let wine = dataset("wine.csv");
+    ok(&[
+        "train",
+        &wine,
+        "--label-column",
+        "class",
+        "--epochs",
+        "40",
+        "-q",
+        "-o",
+        &m,
+    ]);
+    for f in [
+        "config.json",
+        "weights.bin",
+        "history.csv",
+        "summary.json",
+        "anomaly.json",
+    ] {
+        assert!(d.path().join("model").join(f).is_file(), "missing {f}");
+    }
+    let hist = std::fs::read_to_string(d.path().join("model/history.csv")).unwrap();
+    assert!(hist.starts_with("epoch,train_loss,recon,kl,val_loss,seconds\n1,"));
+    assert_eq!(hist.lines().count(), 41);
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("model/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(cfg["schema"]["features"].as_array().unwrap().len(), 13);
+    assert_eq!(cfg["schema"]["label_column"], "class");
+
+    // embed: id, z_0..z_{d-1}, optional log-variances
+    let (stdout, _) = ok(&["embed", &wine, "--model", &m, "--with-logvar"]);
+    let header = stdout.lines().next().unwrap();
+    assert_eq!(
+        header,
+        "row,z_0,z_1,z_2,z_3,logvar_0,logvar_1,logvar_2,logvar_3"
+    );
+    assert_eq!(stdout.lines().count(), 179);
+
+    // cluster with the model stores the clustering; a second run reuses it
+    let l1 = s(&d.path().join("l1.csv"));
+    let (_, err) = ok(&[
+        "cluster",
+        &wine,
+        "--model",
+        &m,
+        "--k",
+        "3",
+        "--method",
+        "gmm",
+        "--probabilities",
+        "-o",
+        &l1,
+    ]);
+    assert!(err.contains("stored the clustering"), "{err}");
+    assert!(err.contains("ACC"), "{err}");
+    let first = std::fs::read_to_string(&l1).unwrap();
+    assert!(
+        first.starts_with("row,cluster,probability,p_0,p_1,p_2\n"),
+        "{first}"
+    );
+    let head = write(
+        d.path(),
+        "head.csv",
+        &std::fs::read_to_string(&wine)
+            .unwrap()
+            .lines()
+            .take(21)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let (again, err) = ok(&["cluster", &head, "--model", &m]);
+    assert!(!err.contains("stored"), "{err}");
+    let first_rows: Vec<&str> = first
+        .lines()
+        .skip(1)
+        .take(20)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    let again_rows: Vec<&str> = again
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(first_rows, again_rows);
+
+    // contamination sets and stores a threshold that later runs use
+    let (_, err) = ok(&[
+        "anomalies",
+        &wine,
+        "--model",
+        &m,
+        "--contamination",
+        "0.1",
+        "-o",
+        &s(&d.path().join("a.csv")),
+    ]);
+    assert!(err.contains("flagged 18 of 178 rows"), "{err}");
+    assert!(
+        err.contains("warning: ")
+            && err.contains("column 'class': cannot read \"class_0\" as an anomaly label"),
+        "{err}"
+    );
+    let (out, err) = ok(&["anomalies", &head, "--model", &m]);
+    assert!(err.contains("contamination 0.1"), "{err}");
+    assert!(out.starts_with("row,score,rank,is_anomaly\n"));
+    // --threshold overrides for one run
+    let (out, err) = ok(&["anomalies", &head, "--model", &m, "--threshold", "1e9"]);
+    assert!(err.contains("flagged 0 of 20 rows"), "{err}");
+    assert!(out.lines().skip(1).all(|l| l.ends_with(",0")));
+}
+
+#[test]
+fn cluster_without_model_saves_one_and_k_auto_reports_its_choice() {
+    let d = tmp();
+    let m = s(&d.path().join("m"));
+    let (out, err) = ok(&[
+        "cluster",
+        &dataset("iris.csv"),
+        "--exclude",
+        "species",
+        "--k",
+        "auto",
+        "--k-range",
+        "2..4",
+        "--epochs",
+        "30",
+        "--save-model",
+        &m,
+        "-q",
+    ]);
+    assert!(err.contains("--k auto chose K="), "{err}");
+    assert!(out.starts_with("row,cluster\n"));
+    assert!(d.path().join("m/clustering.json").is_file());
+    assert!(d.path().join("m/anomaly.json").is_file());
+}
+
+#[test]
+fn reads_gzip_stdin_tabs_no_header_categoricals_and_imputes() {
+    use std::io::Write;
+    let d = tmp();
+    let gz = d.path().join("d.csv.gz");
+    let mut enc = flate2::write::GzEncoder::new(
+        std::fs::File::create(&gz).unwrap(),
+        flate2::Compression::default(),
+    );
+    let mut text = String::from("id,a,b,color\n");
+    for i in 0..60 {
+        let b = if i % 7 == 0 {
+            "".to_string()
+        } else {
+            format!("{}", (i * 3) % 11)
+        };
+        text.push_str(&format!(
+            "r{i},{},{b},{}\n",
+            i % 5,
+            ["red", "blue", "green"][i % 3]
+        ));
+    }
+    enc.write_all(text.as_bytes()).unwrap();
+    enc.finish().unwrap();
+    let m = s(&d.path().join("m"));
+    ok(&[
+        "train",
+        &s(&gz),
+        "--id-column",
+        "id",
+        "--categorical",
+        "color",
+        "--impute",
+        "median",
+        "--epochs",
+        "3",
+        "-q",
+        "-o",
+        &m,
+    ]);
+    let cfg = std::fs::read_to_string(d.path().join("m/config.json")).unwrap();
+    assert!(cfg.contains("\"categories\": [\n          \"blue\",\n          \"green\",\n          \"red\"\n        ]"), "{cfg}");
+    // an unseen category warns once; ids pass through
+    let new = write(
+        d.path(),
+        "new.csv",
+        "id,a,b,color\nx1,1,2,purple\nx2,2,,red\n",
+    );
+    let (out, err) = ok(&["embed", &new, "--model", &m]);
+    assert!(
+        err.contains("warning: column 'color': 1 row with a category not seen in training"),
+        "{err}"
+    );
+    assert!(out.lines().nth(1).unwrap().starts_with("x1,"));
+
+    // stdin, tab delimiter, no header
+    let mut child = bin()
+        .args([
+            "anomalies",
+            "-",
+            "--no-header",
+            "--delimiter",
+            "tab",
+            "--epochs",
+            "3",
+            "-q",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let rows: String = (0..40)
+        .map(|i| format!("{}\t{}\n", i % 4, (i * 7) % 9))
+        .collect();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(rows.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = String::from_utf8(o.stdout).unwrap();
+    assert!(out.starts_with("row,score,rank\n"));
+    assert_eq!(out.lines().count(), 41);
+}
+
+// ---- bad input: message, exit code, no partial output ----
+
+fn small_csv(dir: &Path) -> String {
+    let mut t = String::from("a,b,c\n");
+    for i in 0..30 {
+        t.push_str(&format!("{},{},{}\n", i % 5, (i * 3) % 7, i % 2));
+    }
+    write(dir, "small.csv", &t)
+}
+
+#[test]
+fn missing_empty_header_only_and_ragged_files() {
+    let d = tmp();
+    let e = fails(
+        &["train", "/no/such/file.csv", "-o", &s(&d.path().join("m"))],
+        2,
+    );
+    assert!(
+        e.starts_with("error: /no/such/file.csv: No such file or directory"),
+        "{e}"
+    );
+    let f = write(d.path(), "empty.csv", "");
+    let e = fails(&["train", &f, "-o", &s(&d.path().join("m"))], 2);
+    assert_eq!(e, format!("error: {f}: the file is empty\n"));
+    let f = write(d.path(), "header.csv", "a,b\n");
+    let e = fails(&["train", &f, "-o", &s(&d.path().join("m"))], 2);
+    assert_eq!(e, format!("error: {f}: no data rows (only a header)\n"));
+    let f = write(d.path(), "ragged.csv", "a,b\n1,2\n3,4,5\n");
+    let e = fails(&["train", &f, "-o", &s(&d.path().join("m"))], 2);
+    assert_eq!(
+        e,
+        format!("error: {f}: line 3: expected 2 fields like the header, found 3 (ragged row)\n")
+    );
+    assert!(!d.path().join("m").exists());
+}
+
+#[test]
+fn text_nan_and_all_nan_columns() {
+    let d = tmp();
+    let f = write(d.path(), "text.csv", "a,b\n1,2\n3,hello\n");
+    let e = fails(&["train", &f, "-o", &s(&d.path().join("m"))], 2);
+    assert_eq!(
+        e,
+        format!("error: {f}: line 3, column 'b': cannot read \"hello\" as a number (hint: --exclude b skips the column, --categorical b one-hot encodes it)\n")
+    );
+    let f = write(d.path(), "nan.csv", "a,b\n1,2\n3,NaN\n4,5\n");
+    let e = fails(&["train", &f, "-o", &s(&d.path().join("m"))], 2);
+    assert_eq!(
+        e,
+        format!("error: {f}: line 3, column 'b': missing or non-finite value \"NaN\" (hint: --impute mean or --impute median fills missing values)\n")
+    );
+    let f = write(d.path(), "allnan.csv", "a,b\n1,\n3,nan\n4,inf\n");
+    let e = fails(
+        &[
+            "train",
+            &f,
+            "--impute",
+            "mean",
+            "-o",
+            &s(&d.path().join("m")),
+        ],
+        2,
+    );
+    assert_eq!(
+        e,
+        format!("error: {f}: column 'b' has no numeric values (all cells are empty, NaN or infinite; hint: --exclude b)\n")
+    );
+    assert!(!d.path().join("m").exists());
+}
+
+#[test]
+fn model_dir_problems() {
+    let d = tmp();
+    let small = small_csv(d.path());
+    let m = s(&d.path().join("m"));
+    ok(&["train", &small, "--epochs", "2", "-q", "-o", &m]);
+    // a different dataset
+    let other = write(d.path(), "other.csv", "a,x,y\n1,2,3\n4,5,6\n");
+    let e = fails(&["embed", &other, "--model", &m], 2);
+    assert_eq!(
+        e,
+        format!("error: {other}: the columns do not match the model's schema; missing columns: b, c; extra columns: x, y\n")
+    );
+    // a truncated weights file
+    let w = d.path().join("m/weights.bin");
+    let bytes = std::fs::read(&w).unwrap();
+    std::fs::write(&w, &bytes[..bytes.len() / 2]).unwrap();
+    let e = fails(&["anomalies", &small, "--model", &m], 2);
+    assert!(
+        e.starts_with(&format!("error: {m}/weights.bin: cannot load the weights (the file is missing, truncated or corrupt)")),
+        "{e}"
+    );
+    // a missing config.json
+    std::fs::remove_file(d.path().join("m/config.json")).unwrap();
+    let e = fails(&["cluster", &small, "--model", &m, "--k", "2"], 2);
+    assert_eq!(
+        e,
+        format!("error: {m}: not a vaetool model directory (config.json is missing)\n")
+    );
+    let e = fails(&["embed", &small, "--model", &s(&d.path().join("nope"))], 2);
+    assert!(e.contains("no such model directory"), "{e}");
+}
+
+#[test]
+fn bad_k_and_contamination() {
+    let d = tmp();
+    let small = small_csv(d.path());
+    let out = s(&d.path().join("o.csv"));
+    let e = fails(&["cluster", &small, "--k", "0", "-o", &out], 2);
+    assert_eq!(e, "error: --k must be at least 1\n");
+    let e = fails(
+        &[
+            "cluster", &small, "--k", "31", "--epochs", "1", "-q", "-o", &out,
+        ],
+        2,
+    );
+    assert_eq!(e, "error: --k 31 is larger than the number of rows (30)\n");
+    let e = fails(&["cluster", &small, "-o", &out], 2);
+    assert!(e.starts_with("error: --k is required"), "{e}");
+    for p in ["0", "1", "-0.1", "1.5"] {
+        let e = fails(
+            &[
+                "anomalies",
+                &small,
+                &format!("--contamination={p}"),
+                "-o",
+                &out,
+            ],
+            2,
+        );
+        assert_eq!(
+            e,
+            format!(
+                "error: --contamination must be strictly between 0 and 1, got {}\n",
+                p.parse::<f64>().unwrap()
+            )
+        );
+    }
+    let e = fails(
+        &[
+            "anomalies",
+            &small,
+            "--contamination",
+            "0.1",
+            "--threshold",
+            "3",
+            "-o",
+            &out,
+        ],
+        2,
+    );
+    assert!(e.contains("cannot be used with"), "{e}");
+    assert!(!Path::new(&out).exists());
+}
+
+#[test]
+fn unwritable_output_keeps_the_earlier_file() {
+    let d = tmp();
+    let small = small_csv(d.path());
+    let e = fails(
+        &[
+            "anomalies",
+            &small,
+            "--epochs",
+            "1",
+            "-q",
+            "-o",
+            "/nonexistent-dir/scores.csv",
+        ],
+        1,
+    );
+    assert!(
+        e.starts_with("error: cannot write /nonexistent-dir/scores.csv"),
+        "{e}"
+    );
+    // an earlier output survives a failed run (bad input after the output was opened)
+    let out = d.path().join("scores.csv");
+    std::fs::write(&out, "earlier\n").unwrap();
+    let bad = write(d.path(), "bad.csv", "a,b\n1,x\n");
+    fails(&["anomalies", &bad, "-o", &s(&out)], 2);
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "earlier\n");
+    let leftovers: Vec<PathBuf> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(leftovers.len(), 3, "{leftovers:?}");
+}
+
+#[test]
+fn nan_during_training_stops_without_writing_a_model() {
+    let d = tmp();
+    let small = small_csv(d.path());
+    let m = d.path().join("m");
+    let e = fails(
+        &[
+            "train",
+            &small,
+            "--lr",
+            "1e30",
+            "--grad-clip",
+            "1e30",
+            "--epochs",
+            "30",
+            "-q",
+            "-o",
+            &s(&m),
+        ],
+        1,
+    );
+    assert!(
+        e.starts_with("error: the training loss became non-finite in epoch"),
+        "{e}"
+    );
+    assert!(e.contains("No model was written."), "{e}");
+    assert!(!m.exists());
+}
+
+#[test]
+fn fast_flags_are_accepted() {
+    // --epochs keeps the other tests fast; this checks the flag is honoured.
+    let d = tmp();
+    let small = small_csv(d.path());
+    let m = d.path().join("m");
+    let mut args = vec!["train", &small, "-q", "-o"];
+    let ms = s(&m);
+    args.push(&ms);
+    args.extend(FAST);
+    ok(&args);
+    let hist = std::fs::read_to_string(m.join("history.csv")).unwrap();
+    assert_eq!(hist.lines().count(), 6);
+}
