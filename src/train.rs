@@ -285,6 +285,31 @@ mod tests {
     }
 
     #[test]
+    fn validation_split_and_early_stopping() {
+        use crate::backend::CpuTrain;
+        // two noisy clusters; with patience 3 the validation loss stops improving long before
+        // 400 epochs, and the kept weights are those of the best validation epoch
+        let data: Vec<f32> = (0..200)
+            .flat_map(|i| {
+                let c = if i % 2 == 0 { 2.0 } else { -2.0 };
+                let n = ((i * 37 % 11) as f32 - 5.0) / 5.0;
+                [c + n, -c + 0.5 * n, n]
+            })
+            .collect();
+        let x = Matrix::new(200, 3, data);
+        let vae = VaeConfig::new(3, vec![8], 2);
+        let cfg = TrainConfig::new(400, 32)
+            .with_val_fraction(0.25)
+            .with_patience(3);
+        let t = train::<CpuTrain>(&x, &vae, &cfg, &Default::default(), &mut |_| {}).unwrap();
+        assert!(t.history.len() < 400, "ran all {} epochs", t.history.len());
+        assert_eq!(t.history.len(), t.best_epoch + 3);
+        assert!(t.history.iter().all(|h| h.val_loss.is_some()));
+        let best = t.history[t.best_epoch - 1].val_loss.unwrap();
+        assert!(t.history.iter().all(|h| h.val_loss.unwrap() >= best));
+    }
+
+    #[test]
     fn check_rejects_bad_values() {
         let c = TrainConfig::new(10, 32).with_val_fraction(1.0);
         assert_eq!(

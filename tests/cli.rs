@@ -623,6 +623,35 @@ fn nan_during_training_stops_without_writing_a_model() {
 }
 
 #[test]
+fn columns_flag_and_plain_progress_lines() {
+    let d = tmp();
+    let m = d.path().join("m");
+    // not quiet, stderr is a pipe: one plain line per epoch
+    let (_, err) = ok(&[
+        "train",
+        &dataset("iris.csv"),
+        "--columns",
+        "petal_length,petal_width",
+        "--epochs",
+        "3",
+        "-o",
+        &s(&m),
+    ]);
+    assert!(
+        err.contains("training a VAE on 150 rows × 2 inputs"),
+        "{err}"
+    );
+    for e in 1..=3 {
+        assert!(err.contains(&format!("epoch {e}/3: loss ")), "{err}");
+    }
+    let cfg = std::fs::read_to_string(m.join("config.json")).unwrap();
+    assert!(
+        cfg.contains("\"petal_width\"") && !cfg.contains("\"sepal_length\""),
+        "{cfg}"
+    );
+}
+
+#[test]
 fn fast_flags_are_accepted() {
     // --epochs keeps the other tests fast; this checks the flag is honoured.
     let d = tmp();

@@ -75,17 +75,17 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
+fn k_required() -> VaeError {
+    VaeError::Usage(
+        "--k is required (a number of clusters, or auto) unless --model has a stored clustering"
+            .into(),
+    )
+}
+
 fn fit(a: &Args, latents: &vaetool::data::Matrix) -> Result<Fitted> {
     let method = a.method.unwrap_or(ClusterMethod::Kmeans);
     let k = match a.k {
-        None => {
-            return Err(VaeError::Usage(
-                "--k is required (a number of clusters, or auto) unless --model has a stored \
-                 clustering"
-                    .into(),
-            )
-            .into())
-        }
+        None => return Err(k_required().into()),
         Some(KArg::Fixed(k)) => k,
         Some(KArg::Auto) => {
             let (k, tried) = select_k_bic(
@@ -166,7 +166,7 @@ pub fn run(a: Args) -> Result<()> {
         }
         None => {
             if a.k.is_none() {
-                fit(&a, &vaetool::data::Matrix::new(0, 0, vec![]))?;
+                return Err(k_required().into());
             }
             let t = pipeline::train_model(&table, &a.data, &a.features, &a.train)?;
             let (mu, _) = infer::embed(&t.model, &t.data.x, &device);
