@@ -2,7 +2,7 @@
 //!
 //! `cargo bench --bench backends --features ndarray` trains the same models on `flex` and
 //! `ndarray` (and prints steps/s and rows/s for each); without `--features ndarray` only flex
-//! runs. Cases: the default digits model (64 inputs, hidden 128,64, latent 10, batch 128) and
+//! runs. Cases: a digits-sized model (64 inputs, hidden 128,64, latent 10, batch 128) and
 //! the VaDE-size MLP (784-500-500-2000-10, Bernoulli, batch 256) on random data in [0, 1].
 //! Results are recorded in `benches/RESULTS.md`.
 
@@ -76,7 +76,7 @@ fn main() {
     println!("| model | backend | batch | steps/s | rows/s |");
     println!("|---|---|---|---|---|");
     case::<Autodiff<burn::backend::Flex>>(
-        "digits default (64-128-64-10)",
+        "digits MLP (64-128-64-10)",
         "flex",
         &x,
         &small,
@@ -85,7 +85,7 @@ fn main() {
     );
     #[cfg(feature = "ndarray")]
     case::<Autodiff<burn::backend::NdArray>>(
-        "digits default (64-128-64-10)",
+        "digits MLP (64-128-64-10)",
         "ndarray",
         &x,
         &small,

@@ -58,8 +58,7 @@ impl Likelihood {
 pub fn default_hidden(input_dim: usize) -> Vec<usize> {
     match input_dim {
         0..=16 => vec![64, 32],
-        17..=64 => vec![128, 64],
-        65..=256 => vec![256, 128],
+        17..=64 => vec![256, 128],
         _ => vec![512, 256],
     }
 }
@@ -187,7 +186,8 @@ mod tests {
     #[test]
     fn defaults_adapt_to_width() {
         assert_eq!(default_hidden(4), vec![64, 32]);
-        assert_eq!(default_hidden(64), vec![128, 64]);
+        assert_eq!(default_hidden(64), vec![256, 128]);
+        assert_eq!(default_hidden(100), vec![512, 256]);
         assert_eq!(default_hidden(784), vec![512, 256]);
         assert_eq!(default_latent(4), 2);
         assert_eq!(default_latent(30), 8);
