@@ -75,14 +75,7 @@ fn main() {
 
     println!("| model | backend | batch | steps/s | rows/s |");
     println!("|---|---|---|---|---|");
-    case::<Autodiff<burn::backend::Flex>>(
-        "digits MLP (64-128-64-10)",
-        "flex",
-        &x,
-        &small,
-        128,
-        20,
-    );
+    case::<Autodiff<burn::backend::Flex>>("digits MLP (64-128-64-10)", "flex", &x, &small, 128, 20);
     #[cfg(feature = "ndarray")]
     case::<Autodiff<burn::backend::NdArray>>(
         "digits MLP (64-128-64-10)",

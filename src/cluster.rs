@@ -204,6 +204,28 @@ impl Fitted {
     }
 }
 
+/// Initial mixture components for VaDE: a GMM fitted on the (pretrained) latent means, its
+/// full covariances reduced to their diagonals (linfa's GMM is full-covariance only). Returns
+/// weights `[K]`, means and variances `[K·latent]`.
+pub fn diagonal_gmm(
+    latents: &Matrix,
+    k: usize,
+    n_init: usize,
+    seed: u64,
+) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+    let data = to_array(latents);
+    let m = fit_gmm(&data, k, n_init, seed)?;
+    let d = latents.cols;
+    let weights = m.weights().iter().map(|&w| w as f32).collect();
+    let means = m.means().iter().map(|&v| v as f32).collect();
+    let cov = m.covariances();
+    let vars = (0..k)
+        .flat_map(|c| (0..d).map(move |j| (c, j)))
+        .map(|(c, j)| cov[[c, j, j]].max(1e-6) as f32)
+        .collect();
+    Ok((weights, means, vars))
+}
+
 /// Log-likelihood of `data` under a full-covariance Gaussian mixture.
 pub fn gmm_log_likelihood(model: &GaussianMixtureModel<f64>, data: ArrayView2<f64>) -> f64 {
     let (k, d) = (model.weights().len(), data.ncols());

@@ -5,7 +5,7 @@ use burn::prelude::*;
 
 use crate::data::Matrix;
 use crate::model::loss::{kl_standard_normal, recon_nll, recon_terms};
-use crate::model::{MlpVae, VaeConfig};
+use crate::model::{MlpVae, Objective, Prior, VaeConfig};
 
 /// Rows per inference batch.
 pub const INFER_BATCH: usize = 4096;
@@ -57,19 +57,32 @@ pub fn neg_elbo<B: Backend>(
     for start in (0..x.rows).step_by(INFER_BATCH) {
         let end = (start + INFER_BATCH).min(x.rows);
         let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
-        let (mu, lv) = model.encode(xb.clone()); // [b, latent]
-        let mut recon = Tensor::<B, 1>::zeros([end - start], device);
-        for _ in 0..samples {
-            let z = MlpVae::sample_z(mu.clone(), lv.clone());
-            recon = recon
-                + recon_nll(
-                    xb.clone(),
-                    model.decode(z),
-                    model.out_logvar(vae.likelihood),
-                    vae.likelihood,
-                );
-        }
-        let score = recon / samples as f64 + kl_standard_normal(mu, lv); // [b]
+        let score = if vae.prior == Prior::Standard {
+            // The KL is exact: encode once, average the reconstruction over the draws.
+            let (mu, lv) = model.encode(xb.clone()); // [b, latent]
+            let mut recon = Tensor::<B, 1>::zeros([end - start], device);
+            for _ in 0..samples {
+                let z = MlpVae::sample_z(mu.clone(), lv.clone());
+                let out = model.decode(z);
+                recon = recon
+                    + recon_nll(
+                        xb.clone(),
+                        out,
+                        model.out_logvar(vae.likelihood),
+                        vae.likelihood,
+                    );
+            }
+            recon / samples as f64 + kl_standard_normal(mu, lv) // [b]
+        } else {
+            // The mixture and Su terms depend on the sampled z: average both terms.
+            let mut total = Tensor::<B, 1>::zeros([end - start], device);
+            for _ in 0..samples {
+                let (recon, reg) =
+                    model.loss_terms(xb.clone(), vae.likelihood, vae.prior, Objective::Elbo);
+                total = total + recon + reg;
+            }
+            total / samples as f64 // [b]
+        };
         scores.extend(
             score
                 .into_data()
@@ -80,6 +93,25 @@ pub fn neg_elbo<B: Backend>(
         );
     }
     scores
+}
+
+/// Cluster probabilities (VaDE's γ or Su's q(y|μ)) of every row at its latent mean, `rows × K`;
+/// `None` for a model without a clustering prior.
+pub fn cluster_probabilities<B: Backend>(
+    model: &MlpVae<B>,
+    x: &Matrix,
+    device: &B::Device,
+) -> Option<Matrix> {
+    let mut out = Vec::new();
+    let mut k = 0;
+    for start in (0..x.rows).step_by(INFER_BATCH) {
+        let end = (start + INFER_BATCH).min(x.rows);
+        let (mu, _) = model.encode(batch_tensor(x, start, end, device));
+        let p = model.cluster_probabilities(mu)?; // [b, K]
+        k = p.dims()[1];
+        out.extend(p.into_data().to_vec::<f32>().expect("f32 tensor"));
+    }
+    Some(Matrix::new(x.rows, k, out))
 }
 
 /// Per-row, per-input reconstruction terms −log p(x_i|z) at the posterior mean:

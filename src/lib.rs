@@ -20,10 +20,12 @@ pub mod backend;
 pub mod cluster;
 pub mod data;
 pub mod error;
+pub mod generate;
 pub mod infer;
 pub mod metrics;
 pub mod model;
 pub mod modeldir;
+pub mod onestep;
 pub mod output;
 pub mod train;
 

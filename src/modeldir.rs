@@ -201,12 +201,19 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>
             dir.display()
         )));
     }
-    let config: ModelConfig = read_json(dir, CONFIG)?.ok_or_else(|| {
-        model_err(format!(
-            "{}: not a vaetool model directory (config.json is missing)",
-            dir.display()
-        ))
-    })?;
+    let config: ModelConfig = read_json(dir, CONFIG)
+        .map_err(|e| {
+            model_err(format!(
+                "{e} (a model directory written by another vaetool version? retrain it with \
+                 this one)"
+            ))
+        })?
+        .ok_or_else(|| {
+            model_err(format!(
+                "{}: not a vaetool model directory (config.json is missing)",
+                dir.display()
+            ))
+        })?;
     if config.format_version != FORMAT_VERSION {
         return Err(model_err(format!(
             "{}: model format version {} is not supported (this vaetool reads version \

@@ -14,8 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Matrix;
 use crate::error::{Result, VaeError};
-use crate::model::loss::{kl_standard_normal, recon_nll};
-use crate::model::{Likelihood, MlpVae, VaeConfig};
+use crate::model::{Likelihood, MlpVae, Objective, VaeConfig};
 
 /// Training hyper-parameters; saved in `config.json`.
 #[derive(Config, Debug)]
@@ -60,8 +59,23 @@ pub fn default_batch_size(n_rows: usize) -> usize {
 
 /// Epochs that give about 8,000 gradient steps, between 20 and 1,000.
 pub fn default_epochs(n_rows: usize, batch_size: usize) -> usize {
-    let steps = n_rows.div_ceil(batch_size).max(1);
-    8000usize.div_ceil(steps).clamp(20, 1000)
+    epochs_for_steps(8000, n_rows, batch_size)
+}
+
+/// Epochs that give about `steps` gradient steps, between 20 and 1,000.
+pub fn epochs_for_steps(steps: usize, n_rows: usize, batch_size: usize) -> usize {
+    let per_epoch = n_rows.div_ceil(batch_size).max(1);
+    steps.div_ceil(per_epoch).clamp(20, 1000)
+}
+
+/// Default schedule of the one-step clustering VAEs: (pretraining, training) epochs of about
+/// 6,000 and 3,000 steps. Measured on digits (VaDE, `--scale none`): longer pretraining
+/// improves the initial GMM; long mixture training lets clusters drift and merge.
+pub fn default_one_step_epochs(n_rows: usize, batch_size: usize) -> (usize, usize) {
+    (
+        epochs_for_steps(6000, n_rows, batch_size),
+        epochs_for_steps(3000, n_rows, batch_size),
+    )
 }
 
 impl TrainConfig {
@@ -140,6 +154,7 @@ fn check_inputs(x: &Matrix, vae: &VaeConfig) -> Result<()> {
 fn evaluate<B: Backend>(
     model: &MlpVae<B>,
     vae: &VaeConfig,
+    objective: Objective,
     x: &Matrix,
     idx: &[usize],
     device: &B::Device,
@@ -150,12 +165,8 @@ fn evaluate<B: Backend>(
             TensorData::new(x.gather_rows(chunk), [chunk.len(), x.cols]),
             device,
         );
-        let (mu, lv) = model.encode(xb.clone());
-        let z = MlpVae::sample_z(mu.clone(), lv.clone());
-        let out = model.decode(z);
-        let loss = recon_nll(xb, out, model.out_logvar(vae.likelihood), vae.likelihood)
-            + kl_standard_normal(mu, lv);
-        total += loss.sum().into_scalar().elem::<f64>();
+        let (recon, reg) = model.loss_terms(xb, vae.likelihood, vae.prior, objective);
+        total += (recon + reg).sum().into_scalar().elem::<f64>();
     }
     total / idx.len() as f64
 }
@@ -169,6 +180,20 @@ pub fn train<B: AutodiffBackend>(
     vae: &VaeConfig,
     cfg: &TrainConfig,
     device: &B::Device,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<Trained<B::InnerBackend>> {
+    train_from::<B>(x, vae, cfg, device, None, Objective::Elbo, on_epoch)
+}
+
+/// [`train`] from given starting weights (fresh ones when `init` is `None`) and for a given
+/// objective: the building block of pretraining followed by training.
+pub fn train_from<B: AutodiffBackend>(
+    x: &Matrix,
+    vae: &VaeConfig,
+    cfg: &TrainConfig,
+    device: &B::Device,
+    init: Option<MlpVae<B::InnerBackend>>,
+    objective: Objective,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Trained<B::InnerBackend>> {
     cfg.check()?;
@@ -188,7 +213,10 @@ pub fn train<B: AutodiffBackend>(
             "no training rows left after the validation split".into(),
         ));
     }
-    let mut model: MlpVae<B> = vae.init(device);
+    let mut model: MlpVae<B> = match init {
+        Some(m) => MlpVae::from_inner(m),
+        None => vae.init(device),
+    };
     let mut optim = AdamConfig::new()
         .with_epsilon(cfg.adam_epsilon as f32)
         .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(
@@ -213,11 +241,7 @@ pub fn train<B: AutodiffBackend>(
                 TensorData::new(x.gather_rows(batch), [batch.len(), x.cols]),
                 device,
             ); // [batch, input]
-            let (mu, lv) = model.encode(xb.clone()); // [batch, latent] ×2
-            let z = MlpVae::sample_z(mu.clone(), lv.clone()); // [batch, latent]
-            let out = model.decode(z); // [batch, input]
-            let recon = recon_nll(xb, out, model.out_logvar(vae.likelihood), vae.likelihood); // [batch]
-            let kl = kl_standard_normal(mu, lv); // [batch]
+            let (recon, kl) = model.loss_terms(xb, vae.likelihood, vae.prior, objective); // [batch] ×2
             sum_recon = sum_recon + recon.clone().sum().inner();
             sum_kl = sum_kl + kl.clone().sum().inner();
             let loss = (recon + kl * kl_weight).mean();
@@ -235,7 +259,14 @@ pub fn train<B: AutodiffBackend>(
         let val_loss = if val_idx.is_empty() {
             None
         } else {
-            Some(evaluate(&model.valid(), vae, x, &val_idx, device))
+            Some(evaluate(
+                &model.valid(),
+                vae,
+                objective,
+                x,
+                &val_idx,
+                device,
+            ))
         };
         let stats = EpochStats {
             epoch,
@@ -282,6 +313,7 @@ mod tests {
         assert_eq!(default_batch_size(100_000), 256);
         assert_eq!(default_epochs(1797, 128), 534);
         assert_eq!(default_epochs(1_000_000, 256), 20);
+        assert_eq!(default_one_step_epochs(1797, 128), (400, 200));
     }
 
     #[test]

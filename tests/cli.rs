@@ -665,3 +665,268 @@ fn fast_flags_are_accepted() {
     let hist = std::fs::read_to_string(m.join("history.csv")).unwrap();
     assert_eq!(hist.lines().count(), 6);
 }
+
+// ---- one-step clustering, sampling, evaluation ----
+
+#[test]
+fn vade_clusters_wine_and_a_saved_model_assigns_and_samples() {
+    let d = tmp();
+    let m = s(&d.path().join("vade"));
+    let labels = s(&d.path().join("labels.csv"));
+    let wine = dataset("wine.csv");
+    let (_, err) = ok(&[
+        "cluster",
+        &wine,
+        "--k",
+        "3",
+        "--label-column",
+        "class",
+        "--method",
+        "vade",
+        "--restarts",
+        "2",
+        "--save-model",
+        &m,
+        "-q",
+        "-o",
+        &labels,
+    ]);
+    assert!(err.contains("kept restart"), "{err}");
+    let acc = metric(&err, "ACC");
+    assert!(acc >= 0.90, "wine VaDE ACC {acc}\n{err}");
+    let first = std::fs::read_to_string(&labels).unwrap();
+    assert!(first.starts_with("row,cluster,probability\n"));
+    let cfg = std::fs::read_to_string(d.path().join("vade/config.json")).unwrap();
+    assert!(cfg.contains("\"Mixture\": 3"), "{cfg}");
+    // the saved prior assigns the same clusters without --k or --method
+    let (again, err) = ok(&["cluster", &wine, "--model", &m, "--probabilities"]);
+    assert!(err.contains("(VaDE)"), "{err}");
+    let col = |t: &str| {
+        t.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(col(&first), col(&again));
+    assert!(again.starts_with("row,cluster,probability,p_0,p_1,p_2\n"));
+    // evaluate agrees with the metrics cluster printed
+    let (out, _) = ok(&[
+        "evaluate",
+        "--truth",
+        &wine,
+        "--truth-column",
+        "class",
+        "--pred",
+        &labels,
+    ]);
+    assert!(out.contains(&format!("ACC {acc:.4}")), "{out}");
+    // sampling from one cluster, in the original units
+    let (rows, _) = ok(&["sample", "--model", &m, "--cluster", "1", "-n", "4"]);
+    let mut lines = rows.lines();
+    assert!(lines
+        .next()
+        .unwrap()
+        .starts_with("cluster,alcohol,malic_acid,"));
+    let body: Vec<&str> = lines.collect();
+    assert_eq!(body.len(), 4);
+    for l in &body {
+        assert!(l.starts_with("1,"), "{l}");
+        let alcohol: f64 = l.split(',').nth(1).unwrap().parse().unwrap();
+        assert!(
+            (10.0..16.0).contains(&alcohol),
+            "alcohol {alcohol} not in wine's range"
+        );
+    }
+    let e = fails(&["sample", "--model", &m, "--cluster", "3"], 2);
+    assert_eq!(
+        e,
+        "error: --cluster 3 does not exist: the model has clusters 0 to 2\n"
+    );
+    let e = fails(&["cluster", &wine, "--model", &m, "--k", "4"], 2);
+    assert!(
+        e.contains("the model's prior has K=3 clusters, not --k 4"),
+        "{e}"
+    );
+}
+
+#[test]
+fn su_clusters_wine() {
+    let (_, err) = ok(&[
+        "cluster",
+        &dataset("wine.csv"),
+        "--k",
+        "3",
+        "--label-column",
+        "class",
+        "--method",
+        "su",
+        "-q",
+        "-o",
+        "-",
+    ]);
+    let acc = metric(&err, "ACC");
+    assert!(acc >= 0.90, "wine Su ACC {acc}\n{err}");
+}
+
+#[test]
+fn vade_clusters_digits_with_acc_at_least_080() {
+    let (_, err) = ok(&[
+        "cluster",
+        &dataset("digits.csv"),
+        "--k",
+        "10",
+        "--label-column",
+        "digit",
+        "--method",
+        "vade",
+        "--scale",
+        "none",
+        "-q",
+        "-o",
+        "-",
+    ]);
+    let acc = metric(&err, "ACC");
+    assert!(acc >= 0.80, "digits VaDE ACC {acc}\n{err}");
+}
+
+#[test]
+fn one_step_bad_input() {
+    let d = tmp();
+    let small = small_csv(d.path());
+    let m = s(&d.path().join("plain"));
+    ok(&["train", &small, "--epochs", "2", "-q", "-o", &m]);
+    let e = fails(&["cluster", &small, "--model", &m, "--method", "vade"], 2);
+    assert_eq!(
+        e,
+        format!("error: {m}: this model was trained without a Gaussian-mixture prior (--method vade needs one); train one with `vaetool cluster DATA --method vade --k K --save-model DIR`\n")
+    );
+    let e = fails(
+        &["cluster", &small, "--method", "vade", "--k", "1", "-o", "-"],
+        2,
+    );
+    assert_eq!(
+        e,
+        "error: --k must be at least 2 for --method vade or su, got 1\n"
+    );
+    let e = fails(
+        &[
+            "cluster", &small, "--method", "su", "--k", "31", "-q", "-o", "-",
+        ],
+        2,
+    );
+    assert_eq!(e, "error: --k 31 is larger than the number of rows (30)\n");
+    let e = fails(&["sample", "--model", &m, "--cluster", "0"], 2);
+    assert!(e.contains("this model has no clustering prior"), "{e}");
+    let m2 = d.path().join("nan");
+    let e = fails(
+        &[
+            "cluster",
+            &small,
+            "--method",
+            "vade",
+            "--k",
+            "2",
+            "--lr",
+            "1e30",
+            "--grad-clip",
+            "1e30",
+            "-q",
+            "--save-model",
+            &s(&m2),
+            "-o",
+            "-",
+        ],
+        1,
+    );
+    assert!(
+        e.contains("non-finite") && e.contains("No model was written."),
+        "{e}"
+    );
+    assert!(!m2.exists());
+}
+
+#[test]
+fn evaluate_metrics_confusion_matrix_and_mismatches() {
+    let d = tmp();
+    // the arrays of the metrics unit tests (scikit-learn values: NMI 0.6181, ARI 0.4318)
+    let truth = write(
+        d.path(),
+        "t.csv",
+        "id,y\na,0\nb,0\nc,0\nd,1\ne,1\nf,1\ng,2\nh,2\ni,2\nj,2\n",
+    );
+    let pred = write(
+        d.path(),
+        "p.csv",
+        "id,cluster\nj,1\ni,2\nh,2\ng,2\nf,0\ne,0\nd,0\nc,0\nb,1\na,1\n",
+    );
+    let (out, _) = ok(&[
+        "evaluate",
+        "--truth",
+        &truth,
+        "--truth-column",
+        "y",
+        "--pred",
+        &pred,
+        "--id-column",
+        "id",
+    ]);
+    assert!(out.contains("ACC 0.8000  NMI 0.6181  ARI 0.4318"), "{out}");
+    assert!(out.contains("          0      1      2\n    0      1      2      0\n    1      3      0      0\n    2      0      1      3\n"), "{out}");
+    // by row order the same file (reversed) scores differently; lengths must match
+    let short = write(d.path(), "s.csv", "cluster\n1\n2\n");
+    let e = fails(
+        &[
+            "evaluate",
+            "--truth",
+            &truth,
+            "--truth-column",
+            "y",
+            "--pred",
+            &short,
+        ],
+        2,
+    );
+    assert_eq!(
+        e,
+        format!("error: {truth} has 10 rows but {short} has 2: match rows with --id-column\n")
+    );
+    let missing = write(d.path(), "m.csv", "id,cluster\na,1\nzz,2\n");
+    let e = fails(
+        &[
+            "evaluate",
+            "--truth",
+            &truth,
+            "--truth-column",
+            "y",
+            "--pred",
+            &missing,
+            "--id-column",
+            "id",
+        ],
+        2,
+    );
+    assert_eq!(
+        e,
+        format!("error: {truth}: line 3: id 'b' is not in {missing}\n")
+    );
+    // anomaly scores
+    let lab = write(d.path(), "l.csv", "y\n0\n0\n1\n1\n1\n0\n");
+    let sc = write(
+        d.path(),
+        "sc.csv",
+        "row,score\n0,0.1\n1,0.4\n2,0.35\n3,0.8\n4,0.4\n5,0.9\n",
+    );
+    let (out, _) = ok(&[
+        "evaluate",
+        "--truth",
+        &lab,
+        "--truth-column",
+        "y",
+        "--scores",
+        &sc,
+    ]);
+    assert!(
+        out.contains("ROC-AUC 0.5000  average precision 0.5333"),
+        "{out}"
+    );
+}

@@ -455,6 +455,41 @@ impl Schema {
         })
     }
 
+    /// Maps model inputs back to rows in the original units: numeric features un-scaled,
+    /// one-hot blocks decoded to their most likely category.
+    pub fn inverse_rows(&self, x: &Matrix) -> Vec<Vec<String>> {
+        (0..x.rows)
+            .map(|r| {
+                let row = x.row(r);
+                let mut offset = 0;
+                self.features
+                    .iter()
+                    .map(|f| {
+                        let cell = match f {
+                            Feature::Numeric { center, scale, .. } => {
+                                format!("{}", f64::from(row[offset]) * scale + center)
+                            }
+                            Feature::Categorical { categories, .. } => {
+                                let block = &row[offset..offset + categories.len()];
+                                let best = block
+                                    .iter()
+                                    .enumerate()
+                                    .fold(
+                                        (0, f32::NEG_INFINITY),
+                                        |b, (i, &v)| if v > b.1 { (i, v) } else { b },
+                                    )
+                                    .0;
+                                categories[best].clone()
+                            }
+                        };
+                        offset += f.width();
+                        cell
+                    })
+                    .collect()
+            })
+            .collect()
+    }
+
     /// Maps model-space values of the numeric features back to the original units.
     pub fn inverse_numeric(&self, feature: usize, value: f64) -> f64 {
         match &self.features[feature] {
@@ -592,6 +627,22 @@ mod tests {
             "t.csv: line 2, column 'b': cannot read \"x\" as a number (hint: --exclude b skips \
              the column, --categorical b one-hot encodes it)"
         );
+    }
+
+    #[test]
+    fn inverse_rows_unscale_and_decode_categories() {
+        let t = table(&["a", "c"], &[&["1", "red"], &["3", "blue"]]);
+        let opts = DataOptions {
+            categorical: vec!["c".into()],
+            ..Default::default()
+        };
+        let (s, _) = Schema::fit(&t, &opts).unwrap();
+        let p = s.transform(&t).unwrap();
+        let rows = s.inverse_rows(&p.x);
+        assert_eq!(rows, vec![vec!["1", "red"], vec!["3", "blue"]]);
+        // soft one-hot values decode to the largest
+        let soft = Matrix::new(1, 3, vec![0.0, 0.2, 0.7]);
+        assert_eq!(s.inverse_rows(&soft), vec![vec!["2", "red"]]);
     }
 
     #[test]

@@ -69,6 +69,28 @@ pub fn default_latent(input_dim: usize) -> usize {
     input_dim.div_ceil(4).clamp(2, 10)
 }
 
+/// The prior p(z) and, for the clustering VAEs, how clusters are read off.
+#[derive(Config, Debug, PartialEq, Eq, Copy)]
+pub enum Prior {
+    /// N(0, I): the plain VAE.
+    Standard,
+    /// A learned mixture of K diagonal Gaussians (VaDE, Jiang et al. 2017).
+    Mixture(usize),
+    /// Su Jianlin's one-step clustering VAE (2018): K class means with unit variance and a
+    /// classifier q(y|z).
+    Su(usize),
+}
+
+impl Prior {
+    /// Number of clusters of a clustering prior.
+    pub fn k(&self) -> Option<usize> {
+        match self {
+            Prior::Standard => None,
+            Prior::Mixture(k) | Prior::Su(k) => Some(*k),
+        }
+    }
+}
+
 /// Shape of the network; saved as part of `config.json`.
 #[derive(Config, Debug)]
 pub struct VaeConfig {
@@ -81,6 +103,9 @@ pub struct VaeConfig {
     /// Observation model.
     #[config(default = "Likelihood::Gaussian")]
     pub likelihood: Likelihood,
+    /// The prior.
+    #[config(default = "Prior::Standard")]
+    pub prior: Prior,
 }
 
 impl VaeConfig {
@@ -101,6 +126,14 @@ impl VaeConfig {
             prev = h;
         }
         let output = LinearConfig::new(prev, self.input_dim).init(device);
+        let (k, d) = (self.prior.k().unwrap_or(0), self.latent);
+        let means = || {
+            Param::from_tensor(Tensor::random(
+                [k, d],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            ))
+        };
         MlpVae {
             encoder,
             mu,
@@ -108,6 +141,13 @@ impl VaeConfig {
             decoder,
             output,
             out_logvar: Param::from_tensor(Tensor::zeros([self.input_dim], device)),
+            prior_logits: matches!(self.prior, Prior::Mixture(_))
+                .then(|| Param::from_tensor(Tensor::zeros([k], device))),
+            prior_mu: self.prior.k().map(|_| means()),
+            prior_logvar: matches!(self.prior, Prior::Mixture(_))
+                .then(|| Param::from_tensor(Tensor::zeros([k, d], device))),
+            classifier: matches!(self.prior, Prior::Su(_))
+                .then(|| LinearConfig::new(d, k).init(device)),
         }
     }
 }
@@ -122,6 +162,14 @@ pub struct MlpVae<B: Backend> {
     output: Linear<B>,
     /// Per-feature output log-variance (used by the gaussian-learned likelihood only).
     out_logvar: Param<Tensor<B, 1>>,
+    /// Mixture prior: free logits of the weights π (softmax keeps them on the simplex).
+    pub(crate) prior_logits: Option<Param<Tensor<B, 1>>>,
+    /// Mixture prior or Su's class means μ_c, `[K, latent]`.
+    pub(crate) prior_mu: Option<Param<Tensor<B, 2>>>,
+    /// Mixture prior: free log-variances log σ_c², `[K, latent]`.
+    pub(crate) prior_logvar: Option<Param<Tensor<B, 2>>>,
+    /// Su's classifier q(y|z): latent → K logits.
+    pub(crate) classifier: Option<Linear<B>>,
 }
 
 impl<B: Backend> MlpVae<B> {
@@ -152,6 +200,47 @@ impl<B: Backend> MlpVae<B> {
         (likelihood == Likelihood::GaussianLearned)
             .then(|| self.out_logvar.val().clamp(OUT_LOGVAR_MIN, OUT_LOGVAR_MAX))
         // [input]
+    }
+
+    /// Replaces the mixture prior's parameters (VaDE initialization from a GMM fitted on the
+    /// pretrained latents): weights `[K]`, means and variances `[K, latent]`, row-major.
+    pub fn set_mixture(
+        &mut self,
+        weights: &[f32],
+        means: &[f32],
+        variances: &[f32],
+        device: &B::Device,
+    ) {
+        let k = weights.len();
+        let d = means.len() / k;
+        let t2 = |v: Vec<f32>| Tensor::<B, 2>::from_data(TensorData::new(v, [k, d]), device);
+        if self.prior_logits.is_some() {
+            let logits: Vec<f32> = weights.iter().map(|w| w.max(1e-6).ln()).collect();
+            self.prior_logits = Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(logits, [k]),
+                device,
+            )));
+            let lv = variances.iter().map(|v| v.max(1e-6).ln()).collect();
+            self.prior_logvar = Some(Param::from_tensor(t2(lv)));
+        }
+        self.prior_mu = Some(Param::from_tensor(t2(means.to_vec())));
+        if let Some(c) = &mut self.classifier {
+            // Su's optimal q(y|z) ∝ exp(−½‖z − μ_y‖²) is a softmax of μ_yᵀz − ½‖μ_y‖²: start
+            // the classifier there, from the fitted means, instead of at random.
+            let mut wt = vec![0f32; d * k]; // [latent, K]
+            let mut bias = vec![0f32; k];
+            for c_ in 0..k {
+                for j in 0..d {
+                    wt[j * k + c_] = means[c_ * d + j];
+                    bias[c_] -= 0.5 * means[c_ * d + j].powi(2);
+                }
+            }
+            c.weight = Param::from_tensor(Tensor::from_data(TensorData::new(wt, [d, k]), device));
+            c.bias = Some(Param::from_tensor(Tensor::from_data(
+                TensorData::new(bias, [k]),
+                device,
+            )));
+        }
     }
 
     /// Reparameterized sample z = μ + exp(½ log σ²) ⊙ ε with ε ~ N(0, I) drawn on the device.

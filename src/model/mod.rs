@@ -2,5 +2,7 @@
 
 pub mod loss;
 pub mod mlp;
+pub mod prior;
 
-pub use mlp::{default_hidden, default_latent, Likelihood, MlpVae, VaeConfig};
+pub use mlp::{default_hidden, default_latent, Likelihood, MlpVae, Prior, VaeConfig};
+pub use prior::Objective;

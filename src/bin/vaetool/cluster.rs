@@ -1,12 +1,18 @@
-//! `vaetool cluster DATA [--model M] --k K [--method kmeans|gmm] -o labels.csv`: cluster the
-//! latent means. Without `--model` a model is trained first (`--save-model DIR` keeps it); the
-//! fitted clustering is stored in the model directory so that new rows get the same clusters.
+//! `vaetool cluster DATA [--model M] --k K [--method kmeans|gmm|vade|su] -o labels.csv`.
+//!
+//! `kmeans` and `gmm` cluster the latent means of a VAE (trained first when no `--model` is
+//! given; `--save-model DIR` keeps it), and the fitted clustering is stored in the model
+//! directory so that new rows get the same clusters. `vade` and `su` train a one-step
+//! clustering VAE whose prior holds the clusters; a saved one assigns new rows itself.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
-use vaetool::cluster::{select_k_bic, ClusterMethod, ClusterParams, Fitted};
+use vaetool::cluster::{select_k_bic, Assignment, ClusterMethod, ClusterParams, Fitted};
+use vaetool::data::Matrix;
 use vaetool::infer;
+use vaetool::model::Prior;
+use vaetool::onestep::argmax_rows;
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
@@ -40,6 +46,44 @@ fn parse_range(s: &str) -> Result<(usize, usize), String> {
     Ok((a, b))
 }
 
+/// `--method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// K-means on the latent means.
+    Kmeans,
+    /// Gaussian mixture on the latent means.
+    Gmm,
+    /// VaDE: the Gaussian-mixture-prior VAE.
+    Vade,
+    /// Su's one-step clustering VAE.
+    Su,
+}
+
+impl std::str::FromStr for Method {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "kmeans" => Ok(Self::Kmeans),
+            "gmm" => Ok(Self::Gmm),
+            "vade" => Ok(Self::Vade),
+            "su" => Ok(Self::Su),
+            _ => Err(format!(
+                "unknown clustering method '{s}' (expected kmeans, gmm, vade or su)"
+            )),
+        }
+    }
+}
+
+impl Method {
+    fn latent(self) -> Option<ClusterMethod> {
+        match self {
+            Method::Kmeans => Some(ClusterMethod::Kmeans),
+            Method::Gmm => Some(ClusterMethod::Gmm),
+            Method::Vade | Method::Su => None,
+        }
+    }
+}
+
 /// Flags of `vaetool cluster`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -48,19 +92,28 @@ pub struct Args {
     /// A trained model directory (default: train one on DATA first).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Number of clusters, or `auto` to choose by GMM BIC over --k-range.
+    /// Number of clusters, or `auto` to choose by GMM BIC over --k-range (kmeans, gmm).
     #[arg(long, value_parser = parse_k)]
     k: Option<KArg>,
     /// Range of K tried by `--k auto`.
     #[arg(long, default_value = "2..10", value_parser = parse_range)]
     k_range: (usize, usize),
-    /// Clustering method: kmeans or gmm.
+    /// kmeans or gmm on the latent means; vade (Gaussian-mixture prior) or su (Su's
+    /// clustering VAE) to cluster in one step. Default: kmeans, or the prior of a --model
+    /// trained with vade/su.
     #[arg(long)]
-    method: Option<ClusterMethod>,
-    /// Restarts of the clustering (best by inertia or likelihood is kept).
+    method: Option<Method>,
+    /// Restarts of K-means/GMM (best inertia or likelihood kept), and of VaDE's initial GMM.
     #[arg(long, default_value_t = 10)]
     n_init: usize,
-    /// Write every cluster's probability (GMM).
+    /// vade/su: autoencoder pretraining epochs (default: about 6,000 steps; the clustering
+    /// phase then defaults to about 3,000 steps).
+    #[arg(long)]
+    pretrain_epochs: Option<usize>,
+    /// vade/su: independent runs from consecutive seeds; the lowest negative ELBO is kept.
+    #[arg(long, default_value_t = 1)]
+    restarts: usize,
+    /// Write every cluster's probability (gmm, vade, su).
     #[arg(long)]
     probabilities: bool,
     /// Keep the model trained for this run in this directory.
@@ -82,18 +135,13 @@ fn k_required() -> VaeError {
     )
 }
 
-fn fit(a: &Args, latents: &vaetool::data::Matrix) -> Result<Fitted> {
-    let method = a.method.unwrap_or(ClusterMethod::Kmeans);
+fn fit(a: &Args, method: ClusterMethod, latents: &Matrix) -> Result<Fitted> {
     let k = match a.k {
         None => return Err(k_required().into()),
         Some(KArg::Fixed(k)) => k,
         Some(KArg::Auto) => {
-            let (k, tried) = select_k_bic(
-                latents,
-                a.k_range.0.max(1)..=a.k_range.1,
-                a.n_init,
-                a.train.seed,
-            )?;
+            let range = a.k_range.0.max(1)..=a.k_range.1;
+            let (k, tried) = select_k_bic(latents, range, a.n_init, a.train.seed)?;
             let list: Vec<String> = tried
                 .iter()
                 .map(|(k, b)| format!("K={k}: {b:.1}"))
@@ -118,7 +166,194 @@ fn same_request(a: &Args, stored: &Fitted) -> bool {
         Some(KArg::Fixed(k)) => k == stored.k(),
         Some(KArg::Auto) => false,
     };
-    k_ok && a.method.is_none_or(|m| m == stored.method())
+    k_ok && a.method.is_none_or(|m| m.latent() == Some(stored.method()))
+}
+
+/// A clustering result ready to write.
+struct Clusters {
+    assignment: Assignment,
+    k: usize,
+    name: &'static str,
+    ids: Vec<String>,
+    id_name: String,
+    labels: Option<Vec<String>>,
+}
+
+fn from_probabilities(p: Matrix) -> Assignment {
+    Assignment {
+        labels: argmax_rows(&p),
+        probabilities: Some(p),
+    }
+}
+
+fn with_model(a: &Args, dir: &std::path::Path, table: &vaetool::data::Table) -> Result<Clusters> {
+    let m = pipeline::load(dir)?;
+    let p = pipeline::prepare_with(&m.config.schema, table, &a.data)?;
+    let device = Default::default();
+    let prior = m.config.model.prior;
+    let one_step = match a.method {
+        Some(Method::Vade | Method::Su) => true,
+        Some(_) => false,
+        None => prior != Prior::Standard,
+    };
+    if one_step {
+        let wanted = a.method.unwrap_or(if matches!(prior, Prior::Su(_)) {
+            Method::Su
+        } else {
+            Method::Vade
+        });
+        let fits = matches!(
+            (wanted, prior),
+            (Method::Vade, Prior::Mixture(_)) | (Method::Su, Prior::Su(_))
+        );
+        if !fits {
+            let flag = if wanted == Method::Vade { "vade" } else { "su" };
+            return Err(VaeError::Model(format!(
+                "{}: this model was trained without {} (--method {flag} needs one); train one \
+                 with `vaetool cluster DATA --method {flag} --k K --save-model DIR`",
+                dir.display(),
+                if wanted == Method::Vade {
+                    "a Gaussian-mixture prior"
+                } else {
+                    "Su's clustering prior"
+                },
+            ))
+            .into());
+        }
+        let k = prior.k().expect("clustering prior");
+        if let Some(KArg::Fixed(kk)) = a.k {
+            if kk != k {
+                return Err(VaeError::Usage(format!(
+                    "{}: the model's prior has K={k} clusters, not --k {kk}",
+                    dir.display()
+                ))
+                .into());
+            }
+        }
+        let probs =
+            infer::cluster_probabilities(&m.model, &p.x, &device).expect("clustering prior");
+        return Ok(Clusters {
+            assignment: from_probabilities(probs),
+            k,
+            name: if wanted == Method::Vade { "VaDE" } else { "Su" },
+            ids: p.ids,
+            id_name: p.id_name,
+            labels: p.labels,
+        });
+    }
+    let (mu, _) = infer::embed(&m.model, &p.x, &device);
+    let fitted = match m.clustering()? {
+        Some(stored) if same_request(a, &stored) => stored,
+        stored => {
+            let method = a
+                .method
+                .and_then(Method::latent)
+                .unwrap_or(ClusterMethod::Kmeans);
+            let f = fit(a, method, &mu)?;
+            m.save_clustering(&f)?;
+            eprintln!(
+                "{} the clustering stored in {}",
+                if stored.is_some() {
+                    "replaced"
+                } else {
+                    "stored"
+                },
+                dir.display()
+            );
+            f
+        }
+    };
+    Ok(Clusters {
+        assignment: fitted.predict(&mu),
+        k: fitted.k(),
+        name: match fitted.method() {
+            ClusterMethod::Kmeans => "K-means",
+            ClusterMethod::Gmm => "GMM",
+        },
+        ids: p.ids,
+        id_name: p.id_name,
+        labels: p.labels,
+    })
+}
+
+fn without_model(a: &Args, table: &vaetool::data::Table) -> Result<Clusters> {
+    let method = a.method.unwrap_or(Method::Kmeans);
+    if let Some(latent) = method.latent() {
+        if a.k.is_none() {
+            return Err(k_required().into());
+        }
+        let t = pipeline::train_model(table, &a.data, &a.features, &a.train)?;
+        let (mu, _) = infer::embed(&t.model, &t.data.x, &Default::default());
+        let fitted = fit(a, latent, &mu)?;
+        let assignment = fitted.predict(&mu);
+        if let Some(dir) = &a.save_model {
+            let anomaly = pipeline::anomaly_reference(&t, pipeline::DEFAULT_SAMPLES, a.train.seed);
+            pipeline::save_trained(dir, &t, Some(&anomaly), Some(&fitted))?;
+            eprintln!("model written to {}", dir.display());
+        }
+        return Ok(Clusters {
+            assignment,
+            k: fitted.k(),
+            name: if latent == ClusterMethod::Kmeans {
+                "K-means"
+            } else {
+                "GMM"
+            },
+            ids: t.data.ids,
+            id_name: t.data.id_name,
+            labels: t.data.labels,
+        });
+    }
+    let k = match a.k {
+        Some(KArg::Fixed(k)) => k,
+        Some(KArg::Auto) => {
+            return Err(VaeError::Usage(
+                "--k auto works with --method kmeans or gmm; vade and su need a number".into(),
+            )
+            .into())
+        }
+        None => return Err(k_required().into()),
+    };
+    if k < 2 {
+        return Err(VaeError::Usage(format!(
+            "--k must be at least 2 for --method vade or su, got {k}"
+        ))
+        .into());
+    }
+    let prior = if method == Method::Vade {
+        Prior::Mixture(k)
+    } else {
+        Prior::Su(k)
+    };
+    let r = pipeline::train_one_step_model(
+        table,
+        &a.data,
+        &a.features,
+        &a.train,
+        prior,
+        &pipeline::OneStepFlags {
+            pretrain_epochs: a.pretrain_epochs,
+            restarts: a.restarts,
+            gmm_init: a.n_init,
+        },
+    )?;
+    if let Some(dir) = &a.save_model {
+        let anomaly =
+            pipeline::anomaly_reference(&r.model, pipeline::DEFAULT_SAMPLES, a.train.seed);
+        pipeline::save_trained(dir, &r.model, Some(&anomaly), None)?;
+        eprintln!("model written to {}", dir.display());
+    }
+    Ok(Clusters {
+        assignment: Assignment {
+            labels: r.labels,
+            probabilities: Some(r.probabilities),
+        },
+        k,
+        name: if method == Method::Vade { "VaDE" } else { "Su" },
+        ids: r.model.data.ids,
+        id_name: r.model.data.id_name,
+        labels: r.model.data.labels,
+    })
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -138,71 +373,26 @@ pub fn run(a: Args) -> Result<()> {
     }
     let out = Output::create(a.output.as_deref())?;
     let table = pipeline::read(&a.data)?;
-    let device = Default::default();
-    let (fitted, labels, ids, id_name, n) = match &a.model {
-        Some(dir) => {
-            let m = pipeline::load(dir)?;
-            let p = pipeline::prepare_with(&m.config.schema, &table, &a.data)?;
-            let (mu, _) = infer::embed(&m.model, &p.x, &device);
-            let fitted = match m.clustering()? {
-                Some(stored) if same_request(&a, &stored) => stored,
-                stored => {
-                    let f = fit(&a, &mu)?;
-                    m.save_clustering(&f)?;
-                    eprintln!(
-                        "{} the clustering stored in {}",
-                        if stored.is_some() {
-                            "replaced"
-                        } else {
-                            "stored"
-                        },
-                        dir.display()
-                    );
-                    f
-                }
-            };
-            let assignment = fitted.predict(&mu);
-            (fitted, assignment, p.ids, p.id_name, p.labels)
-        }
-        None => {
-            if a.k.is_none() {
-                return Err(k_required().into());
-            }
-            let t = pipeline::train_model(&table, &a.data, &a.features, &a.train)?;
-            let (mu, _) = infer::embed(&t.model, &t.data.x, &device);
-            let fitted = fit(&a, &mu)?;
-            let assignment = fitted.predict(&mu);
-            if let Some(dir) = &a.save_model {
-                let anomaly =
-                    pipeline::anomaly_reference(&t, pipeline::DEFAULT_SAMPLES, a.train.seed);
-                pipeline::save_trained(dir, &t, Some(&anomaly), Some(&fitted))?;
-                eprintln!("model written to {}", dir.display());
-            }
-            (
-                fitted,
-                assignment,
-                t.data.ids,
-                t.data.id_name,
-                t.data.labels,
-            )
-        }
+    let c = match &a.model {
+        Some(dir) => with_model(&a, dir, &table)?,
+        None => without_model(&a, &table)?,
     };
-    let k = fitted.k();
-    let mut header = vec![id_name, "cluster".to_string()];
-    let probs = labels.probabilities.as_ref();
+    let mut header = vec![c.id_name.clone(), "cluster".to_string()];
+    let probs = c.assignment.probabilities.as_ref();
     if probs.is_some() {
         header.push("probability".into());
         if a.probabilities {
-            header.extend((0..k).map(|c| format!("p_{c}")));
+            header.extend((0..c.k).map(|j| format!("p_{j}")));
         }
     } else if a.probabilities {
-        eprintln!("warning: --probabilities needs --method gmm; K-means assigns hard clusters");
+        eprintln!("warning: --probabilities needs --method gmm, vade or su; K-means assigns hard clusters");
     }
-    let rows = (0..ids.len()).map(|i| {
-        let c = labels.labels[i];
-        let mut r = vec![ids[i].clone(), c.to_string()];
+    let labels = &c.assignment.labels;
+    let rows = (0..c.ids.len()).map(|i| {
+        let cl = labels[i];
+        let mut r = vec![c.ids[i].clone(), cl.to_string()];
         if let Some(p) = probs {
-            r.push(fmt_f(p.row(i)[c].into()));
+            r.push(fmt_f(p.row(i)[cl].into()));
             if a.probabilities {
                 r.extend(p.row(i).iter().map(|&v| fmt_f(v.into())));
             }
@@ -210,18 +400,19 @@ pub fn run(a: Args) -> Result<()> {
         r
     });
     out.write_csv(&header, rows)?;
-    let mut sizes = vec![0usize; k];
-    for &c in &labels.labels {
-        sizes[c] += 1;
+    let mut sizes = vec![0usize; c.k];
+    for &l in labels {
+        sizes[l] += 1;
     }
     eprintln!(
-        "{} rows in {k} clusters ({:?}); sizes {:?}",
-        ids.len(),
-        fitted.method(),
+        "{} rows in {} clusters ({}); sizes {:?}",
+        c.ids.len(),
+        c.k,
+        c.name,
         sizes
     );
-    if let Some(l) = n {
-        pipeline::print_cluster_metrics(&l, &labels.labels);
+    if let Some(l) = &c.labels {
+        pipeline::print_cluster_metrics(l, labels);
     }
     Ok(())
 }

@@ -5,7 +5,9 @@ mod anomalies;
 mod args;
 mod cluster;
 mod embed;
+mod evaluate;
 mod pipeline;
+mod sample;
 mod train;
 
 use std::process::ExitCode;
@@ -31,6 +33,10 @@ enum Command {
     Cluster(cluster::Args),
     /// Score rows by their negative ELBO and flag anomalies.
     Anomalies(anomalies::Args),
+    /// Generate rows from a model (from one cluster of a VaDE or Su model).
+    Sample(sample::Args),
+    /// Compare predictions with true labels: ACC/NMI/ARI or ROC-AUC/AP.
+    Evaluate(evaluate::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +46,8 @@ fn main() -> ExitCode {
         Command::Embed(a) => embed::run(a),
         Command::Cluster(a) => cluster::run(a),
         Command::Anomalies(a) => anomalies::run(a),
+        Command::Sample(a) => sample::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

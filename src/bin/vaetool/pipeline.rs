@@ -12,9 +12,13 @@ use vaetool::backend::{Cpu, CpuTrain};
 use vaetool::data::{read_table, Prepared, Schema, Table};
 use vaetool::infer;
 use vaetool::metrics;
-use vaetool::model::{default_hidden, default_latent, MlpVae, VaeConfig};
+use vaetool::model::{default_hidden, default_latent, MlpVae, Prior, VaeConfig};
 use vaetool::modeldir::{self, LoadedModel, ModelConfig, NewModel, Summary};
-use vaetool::train::{default_batch_size, default_epochs, train, EpochStats, TrainConfig};
+use vaetool::onestep::{train_one_step, OneStepConfig, Phase};
+use vaetool::train::{
+    default_batch_size, default_epochs, default_one_step_epochs, train, EpochStats, TrainConfig,
+    Trained,
+};
 
 use crate::args::{DataArgs, FeatureArgs, TrainArgs};
 
@@ -96,13 +100,34 @@ impl Progress {
     }
 }
 
-/// Fits the schema on `table` and trains a model with the training flags.
-pub fn train_model(
+/// Everything needed to start training: the fitted schema, the data, the network and settings.
+pub struct Setup {
+    pub schema: Schema,
+    pub data: Prepared,
+    pub vae: VaeConfig,
+    pub cfg: TrainConfig,
+}
+
+/// Fits the schema on `table` and resolves the training flags.
+pub fn setup(
     table: &Table,
     d: &DataArgs,
     f: &FeatureArgs,
     t: &TrainArgs,
-) -> Result<TrainedModel> {
+    prior: Prior,
+) -> Result<Setup> {
+    setup_with_epochs(table, d, f, t, prior, default_epochs)
+}
+
+/// [`setup`] with another rule for the default number of epochs.
+pub fn setup_with_epochs(
+    table: &Table,
+    d: &DataArgs,
+    f: &FeatureArgs,
+    t: &TrainArgs,
+    prior: Prior,
+    default_epochs: fn(usize, usize) -> usize,
+) -> Result<Setup> {
     let (schema, warnings) = Schema::fit(table, &f.data_options(d))?;
     warn_all(&warnings);
     let data = schema.transform(table)?;
@@ -116,7 +141,9 @@ pub fn train_model(
     if latent == 0 {
         return Err(vaetool::VaeError::Usage("--latent must be at least 1".into()).into());
     }
-    let vae = VaeConfig::new(inputs, hidden, latent).with_likelihood(t.likelihood);
+    let vae = VaeConfig::new(inputs, hidden, latent)
+        .with_likelihood(t.likelihood)
+        .with_prior(prior);
     let batch = t
         .batch_size
         .unwrap_or_else(|| default_batch_size(data.x.rows));
@@ -133,48 +160,179 @@ pub fn train_model(
         .with_grad_clip(t.grad_clip);
     cfg.check()?;
     if !t.quiet {
+        let kind = match prior {
+            Prior::Standard => "a VAE".to_string(),
+            Prior::Mixture(k) => format!("a VaDE (Gaussian-mixture prior, K={k})"),
+            Prior::Su(k) => format!("Su's clustering VAE (K={k})"),
+        };
         eprintln!(
-            "training a VAE on {} rows × {inputs} inputs: hidden {:?}, latent {latent}, {} \
+            "training {kind} on {} rows × {inputs} inputs: hidden {:?}, latent {latent}, {} \
              likelihood, {epochs} epochs of batch {batch}",
             data.x.rows,
             vae.hidden,
             vae.likelihood.name()
         );
     }
-    let mut progress = Progress::new(epochs, t.quiet);
-    let device = Default::default();
-    let result = train::<CpuTrain>(&data.x, &vae, &cfg, &device, &mut |s| progress.update(s));
-    progress.finish();
-    let trained = result?;
-    if !t.quiet {
-        if let Some(last) = trained.history.last() {
-            eprintln!(
-                "trained {} epochs in {:.1}s: loss {:.4} (recon {:.4}, KL {:.4}){}",
-                trained.history.len(),
-                last.seconds,
-                last.train_loss,
-                last.recon,
-                last.kl,
-                if trained.best_epoch != trained.history.len() {
-                    format!("; kept the weights of epoch {}", trained.best_epoch)
-                } else {
-                    String::new()
-                }
-            );
+    Ok(Setup {
+        schema,
+        data,
+        vae,
+        cfg,
+    })
+}
+
+impl Setup {
+    /// Packs a finished training into a [`TrainedModel`].
+    fn finish(self, trained: Trained<Cpu>, quiet: bool) -> TrainedModel {
+        if !quiet {
+            if let Some(last) = trained.history.last() {
+                eprintln!(
+                    "trained {} epochs in {:.1}s: loss {:.4} (recon {:.4}, {} {:.4}){}",
+                    trained.history.len(),
+                    last.seconds,
+                    last.train_loss,
+                    last.recon,
+                    if self.vae.prior == Prior::Standard {
+                        "KL"
+                    } else {
+                        "prior term"
+                    },
+                    last.kl,
+                    if trained.best_epoch != trained.history.len() {
+                        format!("; kept the weights of epoch {}", trained.best_epoch)
+                    } else {
+                        String::new()
+                    }
+                );
+            }
+        }
+        TrainedModel {
+            config: ModelConfig {
+                format_version: modeldir::FORMAT_VERSION,
+                vaetool_version: env!("CARGO_PKG_VERSION").to_string(),
+                model: self.vae,
+                train: self.cfg,
+                schema: self.schema,
+            },
+            model: trained.model,
+            history: trained.history,
+            best_epoch: trained.best_epoch,
+            data: self.data,
         }
     }
-    Ok(TrainedModel {
-        config: ModelConfig {
-            format_version: modeldir::FORMAT_VERSION,
-            vaetool_version: env!("CARGO_PKG_VERSION").to_string(),
-            model: vae,
-            train: cfg,
-            schema,
+}
+
+/// Fits the schema on `table` and trains a plain VAE with the training flags.
+pub fn train_model(
+    table: &Table,
+    d: &DataArgs,
+    f: &FeatureArgs,
+    t: &TrainArgs,
+) -> Result<TrainedModel> {
+    let s = setup(table, d, f, t, Prior::Standard)?;
+    let mut progress = Progress::new(s.cfg.epochs, t.quiet);
+    let result = train::<CpuTrain>(&s.data.x, &s.vae, &s.cfg, &Default::default(), &mut |e| {
+        progress.update(e)
+    });
+    progress.finish();
+    Ok(s.finish(result?, t.quiet))
+}
+
+/// The result of one-step clustering: the model, and the clusters of its training rows.
+pub struct OneStepModel {
+    pub model: TrainedModel,
+    pub labels: Vec<usize>,
+    pub probabilities: vaetool::data::Matrix,
+}
+
+/// The one-step flags of `cluster`.
+#[derive(Debug, Clone, Copy)]
+pub struct OneStepFlags {
+    /// Pretraining epochs (default: about 6,000 steps).
+    pub pretrain_epochs: Option<usize>,
+    /// Independent runs.
+    pub restarts: usize,
+    /// Restarts of the initial GMM.
+    pub gmm_init: usize,
+}
+
+/// Trains a VaDE or Su model (pretraining, GMM initialization, restarts).
+pub fn train_one_step_model(
+    table: &Table,
+    d: &DataArgs,
+    f: &FeatureArgs,
+    t: &TrainArgs,
+    prior: Prior,
+    flags: &OneStepFlags,
+) -> Result<OneStepModel> {
+    let OneStepFlags {
+        pretrain_epochs,
+        restarts,
+        gmm_init,
+    } = *flags;
+    let s = setup_with_epochs(table, d, f, t, prior, |n, b| {
+        default_one_step_epochs(n, b).1
+    })?;
+    let pre = pretrain_epochs
+        .unwrap_or_else(|| default_one_step_epochs(s.data.x.rows, s.cfg.batch_size).0);
+    let one = &OneStepConfig {
+        pretrain_epochs: pre,
+        restarts,
+        gmm_init,
+    };
+    if !t.quiet {
+        eprintln!("autoencoder pretraining: {pre} epochs; {restarts} restart(s)");
+    }
+    let mut current: Option<(Phase, Progress)> = None;
+    let epochs = s.cfg.epochs;
+    let result = train_one_step::<CpuTrain>(
+        &s.data.x,
+        &s.vae,
+        &s.cfg,
+        one,
+        &Default::default(),
+        &mut |phase, e| {
+            if current.as_ref().is_none_or(|(p, _)| *p != phase) {
+                if let Some((_, p)) = &current {
+                    p.finish();
+                }
+                let (label, n) = match phase {
+                    Phase::Pretrain(r) => (
+                        format!("restart {}/{}: pretraining", r + 1, one.restarts),
+                        one.pretrain_epochs,
+                    ),
+                    Phase::Train(r) => (
+                        format!("restart {}/{}: training", r + 1, one.restarts),
+                        epochs,
+                    ),
+                };
+                if !t.quiet {
+                    eprintln!("{label}");
+                }
+                current = Some((phase, Progress::new(n, t.quiet)));
+            }
+            if let Some((_, p)) = &mut current {
+                p.update(e);
+            }
         },
-        model: trained.model,
-        history: trained.history,
-        best_epoch: trained.best_epoch,
-        data,
+    );
+    if let Some((_, p)) = &current {
+        p.finish();
+    }
+    let r = result?;
+    warn_all(&r.warnings);
+    if one.restarts > 1 {
+        let list: Vec<String> = r.restart_elbos.iter().map(|e| format!("{e:.3}")).collect();
+        eprintln!(
+            "restarts' mean negative ELBO: {}; kept restart {} (lowest)",
+            list.join(", "),
+            r.kept + 1
+        );
+    }
+    Ok(OneStepModel {
+        model: s.finish(r.trained, t.quiet),
+        labels: r.labels,
+        probabilities: r.probabilities,
     })
 }
 
