@@ -21,6 +21,12 @@ pub enum ThresholdSource {
         /// The contamination rate P.
         rate: f64,
     },
+    /// The (1 − P) quantile of training scores assumed clean (`--fpr P`): a false-positive
+    /// rate P on data like the training data.
+    Fpr {
+        /// The false-positive rate P.
+        rate: f64,
+    },
 }
 
 /// A threshold and where it came from.
@@ -42,6 +48,12 @@ impl std::fmt::Display for Threshold {
                 self.value,
                 1.0 - rate
             ),
+            ThresholdSource::Fpr { rate } => write!(
+                f,
+                "{:.4} (the {:.4} quantile of the training scores, false-positive rate {rate})",
+                self.value,
+                1.0 - rate
+            ),
         }
     }
 }
@@ -49,12 +61,19 @@ impl std::fmt::Display for Threshold {
 /// The anomaly state of a model, stored as `anomaly.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AnomalyState {
+    /// The score the reference (and a stored quantile threshold) was computed with.
+    #[serde(default = "default_score")]
+    pub score: crate::infer::ScoreKind,
     /// Posterior samples per score used for the reference.
     pub samples: usize,
     /// Sorted order statistics of the training rows' scores.
     pub reference: Vec<f64>,
     /// The stored threshold, if one was set.
     pub threshold: Option<Threshold>,
+}
+
+fn default_score() -> crate::infer::ScoreKind {
+    crate::infer::ScoreKind::Elbo
 }
 
 /// Sorted scores thinned to at most [`REFERENCE_POINTS`] evenly spaced order statistics.
@@ -71,11 +90,15 @@ pub fn reference_scores(scores: &[f64]) -> Vec<f64> {
 
 /// Checks a contamination rate.
 pub fn check_contamination(p: f64) -> Result<()> {
+    check_rate(p, "--contamination")
+}
+
+fn check_rate(p: f64, flag: &str) -> Result<()> {
     if p > 0.0 && p < 1.0 {
         Ok(())
     } else {
         Err(VaeError::Usage(format!(
-            "--contamination must be strictly between 0 and 1, got {p}"
+            "{flag} must be strictly between 0 and 1, got {p}"
         )))
     }
 }
@@ -86,6 +109,15 @@ pub fn contamination_threshold(reference: &[f64], p: f64) -> Result<Threshold> {
     Ok(Threshold {
         value: quantile_sorted(reference, 1.0 - p),
         source: ThresholdSource::Contamination { rate: p },
+    })
+}
+
+/// The threshold with a false-positive rate `p` on the reference scores, taken as clean.
+pub fn fpr_threshold(reference: &[f64], p: f64) -> Result<Threshold> {
+    check_rate(p, "--fpr")?;
+    Ok(Threshold {
+        value: quantile_sorted(reference, 1.0 - p),
+        source: ThresholdSource::Fpr { rate: p },
     })
 }
 
@@ -125,6 +157,13 @@ mod tests {
         let r = reference_scores(&(0..=100).rev().map(f64::from).collect::<Vec<_>>());
         let t = contamination_threshold(&r, 0.1).unwrap();
         assert!((t.value - 90.0).abs() < 1e-9);
+        let f = fpr_threshold(&r, 0.05).unwrap();
+        assert!((f.value - 95.0).abs() < 1e-9);
+        assert_eq!(f.source, ThresholdSource::Fpr { rate: 0.05 });
+        assert_eq!(
+            fpr_threshold(&r, 0.0).unwrap_err().to_string(),
+            "--fpr must be strictly between 0 and 1, got 0"
+        );
         for bad in [0.0, 1.0, -0.5, 1.5] {
             assert_eq!(
                 contamination_threshold(&r, bad).unwrap_err().to_string(),

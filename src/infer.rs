@@ -137,3 +137,271 @@ pub fn recon_contributions<B: Backend>(
     }
     Matrix::new(x.rows, x.cols, out)
 }
+
+/// The columns that drive each row's score: the reconstruction terms per input feature
+/// (one-hot blocks summed back to their column; the constant ½·log 2π of Gaussian terms left
+/// out, so a perfect reconstruction contributes 0), largest first, `k` per row.
+pub fn explain<B: Backend>(
+    model: &MlpVae<B>,
+    vae: &VaeConfig,
+    schema: &crate::data::Schema,
+    x: &Matrix,
+    k: usize,
+    device: &B::Device,
+) -> Vec<Vec<(usize, f64)>> {
+    let c = recon_contributions(model, vae, x, device);
+    let offset = match vae.likelihood {
+        crate::model::Likelihood::Bernoulli => 0.0,
+        _ => crate::model::loss::HALF_LN_2PI,
+    };
+    (0..c.rows)
+        .map(|i| {
+            let row = c.row(i);
+            let mut per: Vec<(usize, f64)> = Vec::with_capacity(schema.features.len());
+            let mut at = 0;
+            for (f, feat) in schema.features.iter().enumerate() {
+                let w = feat.width();
+                let v: f64 = row[at..at + w].iter().map(|&t| f64::from(t) - offset).sum();
+                per.push((f, v));
+                at += w;
+            }
+            per.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+            per.truncate(k);
+            per
+        })
+        .collect()
+}
+
+/// Which anomaly score to compute.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ScoreKind {
+    /// Negative ELBO, averaged over posterior draws.
+    Elbo,
+    /// Negative importance-weighted bound (Burda et al. 2016) with K draws: tighter.
+    Iwae,
+    /// Reconstruction negative log-likelihood at the posterior mean.
+    Recon,
+}
+
+impl std::str::FromStr for ScoreKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "elbo" => Ok(Self::Elbo),
+            "iwae" => Ok(Self::Iwae),
+            "recon" => Ok(Self::Recon),
+            _ => Err(format!(
+                "unknown score '{s}' (expected elbo, iwae or recon)"
+            )),
+        }
+    }
+}
+
+impl ScoreKind {
+    /// The name used on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Elbo => "elbo",
+            Self::Iwae => "iwae",
+            Self::Recon => "recon",
+        }
+    }
+}
+
+const LN_2PI: f64 = 1.837_877_066_409_345_5;
+
+/// log p(z) under the model's prior, per row. `[batch]`
+fn log_prior<B: Backend>(model: &MlpVae<B>, vae: &VaeConfig, z: Tensor<B, 2>) -> Tensor<B, 1> {
+    match model.prior_components() {
+        None => {
+            let d = z.dims()[1] as f64;
+            (z.powi_scalar(2).sum_dim(1).squeeze_dim::<1>(1) + d * LN_2PI) * -0.5
+        }
+        Some((w, m, v)) => {
+            let k = w.len();
+            let d = vae.latent;
+            let device = z.device();
+            let mu_c = Tensor::<B, 2>::from_data(TensorData::new(m, [k, d]), &device);
+            let lv_c = Tensor::<B, 2>::from_data(
+                TensorData::new(v.iter().map(|x| x.ln()).collect::<Vec<f32>>(), [k, d]),
+                &device,
+            );
+            let log_w = Tensor::<B, 1>::from_data(
+                TensorData::new(w.iter().map(|x| x.ln()).collect::<Vec<f32>>(), [k]),
+                &device,
+            );
+            let joint =
+                crate::model::prior::mixture_log_density(z, mu_c, lv_c) + log_w.unsqueeze::<2>(); // [b, K]
+            log_sum_exp(joint)
+        }
+    }
+}
+
+/// log Σ_j exp(t_ij) per row, stably. `[batch, n]` → `[batch]`
+fn log_sum_exp<B: Backend>(t: Tensor<B, 2>) -> Tensor<B, 1> {
+    let m = t.clone().max_dim(1); // [b, 1]
+    ((t - m.clone()).exp().sum_dim(1).log() + m).squeeze_dim::<1>(1)
+}
+
+/// Importance log-weights log p(x|z_k) + log p(z_k) − log q(z_k|x) of `k` posterior draws per
+/// row, `rows × k`. Their mean is a single-draw ELBO estimate; log-mean-exp is the IWAE bound.
+pub fn log_weights<B: Backend>(
+    model: &MlpVae<B>,
+    vae: &VaeConfig,
+    x: &Matrix,
+    k: usize,
+    device: &B::Device,
+) -> Matrix {
+    let k = k.max(1);
+    let mut out = Vec::with_capacity(x.rows * k);
+    for start in (0..x.rows).step_by(INFER_BATCH) {
+        let end = (start + INFER_BATCH).min(x.rows);
+        let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
+        let (mu, lv) = model.encode(xb.clone()); // [b, latent]
+        let mut cols = Vec::with_capacity(k);
+        for _ in 0..k {
+            let z = MlpVae::sample_z(mu.clone(), lv.clone()); // [b, latent]
+            let log_px = recon_nll(
+                xb.clone(),
+                model.decode(z.clone()),
+                model.out_logvar(vae.likelihood),
+                vae.likelihood,
+            )
+            .neg();
+            let d = z.dims()[1] as f64;
+            let log_q = ((z.clone() - mu.clone()).powi_scalar(2) * lv.clone().neg().exp()
+                + lv.clone())
+            .sum_dim(1)
+            .squeeze_dim::<1>(1)
+            .add_scalar(d * LN_2PI)
+                * -0.5; // [b]
+            cols.push((log_px + log_prior(model, vae, z) - log_q).unsqueeze_dim::<2>(1));
+            // [b, 1]
+        }
+        let w = Tensor::cat(cols, 1); // [b, k]
+        out.extend(w.into_data().to_vec::<f32>().expect("f32 tensor"));
+    }
+    Matrix::new(x.rows, k, out)
+}
+
+/// Negative IWAE bound −log (1/K) Σ_k w_k per row (Burda et al. 2016).
+pub fn neg_iwae<B: Backend>(
+    model: &MlpVae<B>,
+    vae: &VaeConfig,
+    x: &Matrix,
+    k: usize,
+    device: &B::Device,
+) -> Vec<f64> {
+    let w = log_weights(model, vae, x, k, device);
+    (0..w.rows)
+        .map(|i| {
+            let r = w.row(i);
+            let m = r.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let s: f64 = r.iter().map(|&v| (v as f64 - m).exp()).sum();
+            -(m + (s / w.cols as f64).ln())
+        })
+        .collect()
+}
+
+/// Reconstruction negative log-likelihood at the posterior mean, per row.
+pub fn recon_score<B: Backend>(
+    model: &MlpVae<B>,
+    vae: &VaeConfig,
+    x: &Matrix,
+    device: &B::Device,
+) -> Vec<f64> {
+    let c = recon_contributions(model, vae, x, device);
+    (0..c.rows)
+        .map(|i| c.row(i).iter().map(|&v| f64::from(v)).sum())
+        .collect()
+}
+
+/// The chosen anomaly score of every row (`samples` draws for elbo and iwae). Seed the
+/// backend first for reproducible scores.
+pub fn score<B: Backend>(
+    model: &MlpVae<B>,
+    vae: &VaeConfig,
+    x: &Matrix,
+    kind: ScoreKind,
+    samples: usize,
+    device: &B::Device,
+) -> Vec<f64> {
+    match kind {
+        ScoreKind::Elbo => neg_elbo(model, vae, x, samples, device),
+        ScoreKind::Iwae => neg_iwae(model, vae, x, samples, device),
+        ScoreKind::Recon => recon_score(model, vae, x, device),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::{Cpu, CpuTrain};
+    use crate::model::Prior;
+    use crate::train::{train, TrainConfig};
+
+    fn data() -> Matrix {
+        let v: Vec<f32> = (0..300)
+            .flat_map(|i| {
+                let a = ((i * 37 % 101) as f32 - 50.0) / 25.0;
+                let b = ((i * 11 % 53) as f32 - 26.0) / 13.0;
+                [a, b, a + 0.5 * b, a - b]
+            })
+            .collect();
+        Matrix::new(300, 4, v)
+    }
+
+    #[test]
+    fn iwae_bounds_the_elbo_and_tightens_with_k() {
+        let x = data();
+        for prior in [Prior::Standard, Prior::Mixture(2)] {
+            let vae = VaeConfig::new(4, vec![16], 2).with_prior(prior);
+            let t = train::<CpuTrain>(
+                &x,
+                &vae,
+                &TrainConfig::new(15, 32),
+                &Default::default(),
+                &mut |_| {},
+            )
+            .unwrap();
+            let device = Default::default();
+            Cpu::seed(&device, 7);
+            // on the same draws, log-mean-exp ≥ mean (Jensen): −IWAE ≤ −ELBO row by row
+            let w = log_weights(&t.model, &vae, &x, 20, &device);
+            for i in 0..w.rows {
+                let r: Vec<f64> = w.row(i).iter().map(|&v| v as f64).collect();
+                let elbo = r.iter().sum::<f64>() / r.len() as f64;
+                let m = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                let iwae = m + (r.iter().map(|v| (v - m).exp()).sum::<f64>() / r.len() as f64).ln();
+                assert!(iwae >= elbo - 1e-9, "row {i}: {iwae} < {elbo}");
+            }
+            // the bound tightens as K grows (mean over rows)
+            let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
+            let k1 = mean(neg_iwae(&t.model, &vae, &x, 1, &device));
+            let k10 = mean(neg_iwae(&t.model, &vae, &x, 10, &device));
+            let k100 = mean(neg_iwae(&t.model, &vae, &x, 100, &device));
+            assert!(
+                k1 > k10 && k10 > k100,
+                "{prior:?}: K=1 {k1}, K=10 {k10}, K=100 {k100}"
+            );
+            // K = 1 agrees with the sampled ELBO in expectation
+            let elbo = mean(neg_elbo(&t.model, &vae, &x, 50, &device));
+            assert!(
+                (k1 - elbo).abs() < 0.05 * elbo.abs().max(1.0),
+                "{k1} vs {elbo}"
+            );
+        }
+    }
+
+    #[test]
+    fn recon_score_sums_the_contributions() {
+        let x = data();
+        let vae = VaeConfig::new(4, vec![8], 2);
+        let model = vae.init::<Cpu>(&Default::default());
+        let c = recon_contributions(&model, &vae, &x, &Default::default());
+        let s = recon_score(&model, &vae, &x, &Default::default());
+        let first: f64 = c.row(0).iter().map(|&v| v as f64).sum();
+        assert!((s[0] - first).abs() < 1e-9);
+    }
+}

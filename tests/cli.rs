@@ -930,3 +930,160 @@ fn evaluate_metrics_confusion_matrix_and_mismatches() {
         "{out}"
     );
 }
+
+// ---- anomaly scores, explanations, false-positive-rate thresholds ----
+
+#[test]
+fn iwae_and_recon_scores_explain_and_fpr() {
+    let d = tmp();
+    let m = s(&d.path().join("m"));
+    let wine = dataset("wine.csv");
+    ok(&[
+        "train",
+        &wine,
+        "--exclude",
+        "class",
+        "--epochs",
+        "40",
+        "-q",
+        "-o",
+        &m,
+    ]);
+    let score_col = |t: &str| -> Vec<f64> {
+        t.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+            .collect()
+    };
+    let (elbo, _) = ok(&["anomalies", &wine, "--model", &m, "--samples", "50"]);
+    let (iwae, _) = ok(&[
+        "anomalies",
+        &wine,
+        "--model",
+        &m,
+        "--score",
+        "iwae",
+        "--samples",
+        "50",
+    ]);
+    let (recon, _) = ok(&["anomalies", &wine, "--model", &m, "--score", "recon"]);
+    let (e, i, r) = (score_col(&elbo), score_col(&iwae), score_col(&recon));
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    // the importance-weighted bound is tighter: a lower negative bound on average
+    assert!(
+        mean(&i) < mean(&e),
+        "iwae {} vs elbo {}",
+        mean(&i),
+        mean(&e)
+    );
+    assert_eq!(r.len(), 178);
+    // --explain K adds K (feature, contribution) pairs, largest first
+    let (out, _) = ok(&["anomalies", &wine, "--model", &m, "--explain", "2"]);
+    let mut lines = out.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "row,score,rank,top_feature_1,top_contribution_1,top_feature_2,top_contribution_2"
+    );
+    let names = [
+        "alcohol",
+        "malic_acid",
+        "ash",
+        "alcalinity_of_ash",
+        "magnesium",
+        "total_phenols",
+        "flavanoids",
+        "nonflavanoid_phenols",
+        "proanthocyanins",
+        "color_intensity",
+        "hue",
+        "od280_od315",
+        "proline",
+    ];
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        assert!(
+            names.contains(&f[3]) && names.contains(&f[5]) && f[3] != f[5],
+            "{l}"
+        );
+        let (c1, c2): (f64, f64) = (f[4].parse().unwrap(), f[6].parse().unwrap());
+        assert!(c1 >= c2, "{l}");
+    }
+    let (out, _) = ok(&["anomalies", &wine, "--model", &m, "--explain"]);
+    assert!(out
+        .lines()
+        .next()
+        .unwrap()
+        .ends_with("top_feature_3,top_contribution_3"));
+    // --fpr stores a quantile threshold like --contamination and says how it was set
+    let (_, err) = ok(&[
+        "anomalies",
+        &wine,
+        "--model",
+        &m,
+        "--fpr",
+        "0.05",
+        "-o",
+        &s(&d.path().join("f.csv")),
+    ]);
+    assert!(err.contains("false-positive rate 0.05"), "{err}");
+    assert!(err.contains("flagged 9 of 178 rows"), "{err}");
+    let anomaly = std::fs::read_to_string(d.path().join("m/anomaly.json")).unwrap();
+    assert!(anomaly.contains("\"kind\": \"fpr\""), "{anomaly}");
+    // the stored threshold belongs to the elbo score
+    let (_, err) = ok(&["anomalies", &wine, "--model", &m, "--score", "iwae"]);
+    assert!(
+        err.contains("warning: the stored threshold is for --score elbo; rows are not flagged"),
+        "{err}"
+    );
+}
+
+#[test]
+fn anomaly_flag_errors() {
+    let d = tmp();
+    let small = small_csv(d.path());
+    let m = s(&d.path().join("m"));
+    ok(&["train", &small, "--epochs", "2", "-q", "-o", &m]);
+    let e = fails(&["anomalies", &small, "--model", &m, "--explain", "4"], 2);
+    assert_eq!(
+        e,
+        "error: --explain 4 is larger than the number of feature columns (3)\n"
+    );
+    let e = fails(
+        &[
+            "anomalies",
+            &small,
+            "--model",
+            &m,
+            "--score",
+            "iwae",
+            "--contamination",
+            "0.1",
+        ],
+        2,
+    );
+    assert_eq!(
+        e,
+        format!("error: {m}: the training-score reference was computed with --score elbo; a quantile threshold needs the same score (or use --threshold)\n")
+    );
+    let e = fails(
+        &[
+            "anomalies",
+            &small,
+            "--model",
+            &m,
+            "--fpr",
+            "0.1",
+            "--contamination",
+            "0.1",
+        ],
+        2,
+    );
+    assert!(e.contains("cannot be used with"), "{e}");
+    let e = fails(&["anomalies", &small, "--model", &m, "--fpr", "1"], 2);
+    assert_eq!(e, "error: --fpr must be strictly between 0 and 1, got 1\n");
+    let e = fails(&["anomalies", &small, "--model", &m, "--score", "bogus"], 2);
+    assert!(
+        e.contains("unknown score 'bogus' (expected elbo, iwae or recon)"),
+        "{e}"
+    );
+}

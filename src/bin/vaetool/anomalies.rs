@@ -1,12 +1,15 @@
-//! `vaetool anomalies DATA [--model M] [--threshold X | --contamination P] -o scores.csv`:
-//! score every row by its negative ELBO and flag anomalies.
+//! `vaetool anomalies DATA [--model M] [--threshold X | --contamination P | --fpr P] -o scores.csv`:
+//! score every row (negative ELBO, IWAE bound or reconstruction error), flag anomalies, and
+//! optionally explain which columns drive each score.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use vaetool::anomaly::{
-    check_contamination, contamination_threshold, outlier_labels, ranks, Threshold, ThresholdSource,
+    check_contamination, contamination_threshold, fpr_threshold, outlier_labels, ranks,
+    reference_scores, AnomalyState, Threshold, ThresholdSource,
 };
+use vaetool::infer::{self, ScoreKind};
 use vaetool::metrics::{average_precision, roc_auc};
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
@@ -22,16 +25,27 @@ pub struct Args {
     /// A trained model directory (default: train one on DATA first).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Flag rows scoring above this value.
-    #[arg(long, conflicts_with = "contamination")]
+    /// Flag rows scoring above this value (this run only).
+    #[arg(long, conflicts_with_all = ["contamination", "fpr"])]
     threshold: Option<f64>,
     /// Flag this fraction of the training rows: the threshold is the (1 − P) quantile of
     /// their scores, stored in the model for later runs.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "fpr")]
     contamination: Option<f64>,
-    /// Posterior samples averaged per score.
+    /// Target false-positive rate on data like the (clean) training data: the threshold is the
+    /// (1 − P) quantile of the training scores, stored in the model for later runs.
+    #[arg(long)]
+    fpr: Option<f64>,
+    /// The score: elbo (negative ELBO), iwae (negative importance-weighted bound, tighter) or
+    /// recon (reconstruction error at the posterior mean).
+    #[arg(long, default_value = "elbo")]
+    score: ScoreKind,
+    /// Posterior draws per score (elbo: averaged; iwae: K importance samples).
     #[arg(long, default_value_t = pipeline::DEFAULT_SAMPLES)]
     samples: usize,
+    /// Add the K columns that contribute most to each row's score (default K: 3).
+    #[arg(long, num_args = 0..=1, default_missing_value = "3")]
+    explain: Option<usize>,
     /// Keep the model trained for this run in this directory.
     #[arg(long)]
     save_model: Option<PathBuf>,
@@ -44,9 +58,28 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
+/// A quantile threshold requested by `--contamination` or `--fpr`.
+fn quantile_request(a: &Args, reference: &[f64]) -> Result<Option<Threshold>> {
+    Ok(match (a.contamination, a.fpr) {
+        (Some(p), _) => Some(contamination_threshold(reference, p)?),
+        (None, Some(p)) => Some(fpr_threshold(reference, p)?),
+        (None, None) => None,
+    })
+}
+
+fn absolute(a: &Args) -> Option<Threshold> {
+    a.threshold.map(|v| Threshold {
+        value: v,
+        source: ThresholdSource::Absolute,
+    })
+}
+
 pub fn run(a: Args) -> Result<()> {
     if let Some(p) = a.contamination {
         check_contamination(p)?;
+    }
+    if let Some(p) = a.fpr {
+        fpr_threshold(&[0.0], p)?;
     }
     if let Some(t) = a.threshold {
         if !t.is_finite() {
@@ -58,6 +91,9 @@ pub fn run(a: Args) -> Result<()> {
     if a.samples == 0 {
         return Err(VaeError::Usage("--samples must be at least 1".into()).into());
     }
+    if a.explain == Some(0) {
+        return Err(VaeError::Usage("--explain must be at least 1".into()).into());
+    }
     if a.model.is_some() && a.save_model.is_some() {
         return Err(
             VaeError::Usage("--save-model only applies when no --model is given".into()).into(),
@@ -66,57 +102,96 @@ pub fn run(a: Args) -> Result<()> {
     let out = Output::create(a.output.as_deref())?;
     let table = pipeline::read(&a.data)?;
     let seed = a.train.seed;
-    let (scores, threshold, p) = match &a.model {
+    let device = Default::default();
+    let (scores, threshold, p, model, config) = match &a.model {
         Some(dir) => {
             let m = pipeline::load(dir)?;
             let p = pipeline::prepare_with(&m.config.schema, &table, &a.data)?;
-            let scores = pipeline::scores(&m.model, &m.config.model, &p.x, a.samples, seed);
+            let scores =
+                pipeline::scores_of(&m.model, &m.config.model, &p.x, a.score, a.samples, seed);
             let mut state = m.anomaly()?;
-            let threshold = match (a.threshold, a.contamination) {
-                (Some(v), _) => Some(Threshold {
-                    value: v,
-                    source: ThresholdSource::Absolute,
-                }),
-                (None, Some(rate)) => {
-                    let s = state.as_mut().ok_or_else(|| {
-                        VaeError::Model(format!(
-                            "{}: has no training-score reference (anomaly.json); retrain it \
-                             with vaetool train",
-                            dir.display()
-                        ))
-                    })?;
-                    let t = contamination_threshold(&s.reference, rate)?;
-                    s.threshold = Some(t);
-                    m.save_anomaly(s)?;
-                    eprintln!("stored the threshold in {}", dir.display());
-                    Some(t)
+            let threshold = if let Some(t) = absolute(&a) {
+                Some(t)
+            } else if a.contamination.is_some() || a.fpr.is_some() {
+                let s = state.as_mut().ok_or_else(|| {
+                    VaeError::Model(format!(
+                        "{}: has no training-score reference (anomaly.json); retrain it with \
+                         vaetool train",
+                        dir.display()
+                    ))
+                })?;
+                if s.score != a.score {
+                    return Err(VaeError::Usage(format!(
+                        "{}: the training-score reference was computed with --score {}; a \
+                         quantile threshold needs the same score (or use --threshold)",
+                        dir.display(),
+                        s.score.name()
+                    ))
+                    .into());
                 }
-                (None, None) => state.and_then(|s| s.threshold),
+                let t = quantile_request(&a, &s.reference)?;
+                s.threshold = t;
+                m.save_anomaly(s)?;
+                eprintln!("stored the threshold in {}", dir.display());
+                t
+            } else {
+                match state {
+                    Some(s) if s.threshold.is_some() && s.score != a.score => {
+                        eprintln!(
+                            "warning: the stored threshold is for --score {}; rows are not flagged",
+                            s.score.name()
+                        );
+                        None
+                    }
+                    Some(s) => s.threshold,
+                    None => None,
+                }
             };
-            (scores, threshold, p)
+            (scores, threshold, p, m.model, m.config)
         }
         None => {
             let t = pipeline::train_model(&table, &a.data, &a.features, &a.train)?;
-            let scores = pipeline::scores(&t.model, &t.config.model, &t.data.x, a.samples, seed);
-            let mut state = vaetool::anomaly::AnomalyState {
-                samples: a.samples,
-                reference: vaetool::anomaly::reference_scores(&scores),
-                threshold: None,
-            };
-            let threshold = match (a.threshold, a.contamination) {
-                (Some(v), _) => Some(Threshold {
-                    value: v,
-                    source: ThresholdSource::Absolute,
-                }),
-                (None, Some(rate)) => Some(contamination_threshold(&state.reference, rate)?),
-                (None, None) => None,
-            };
+            let scores = pipeline::scores_of(
+                &t.model,
+                &t.config.model,
+                &t.data.x,
+                a.score,
+                a.samples,
+                seed,
+            );
+            let reference = reference_scores(&scores);
+            let quantile = quantile_request(&a, &reference)?;
             if let Some(dir) = &a.save_model {
-                state.threshold = threshold.filter(|t| t.source != ThresholdSource::Absolute);
+                let state = AnomalyState {
+                    score: a.score,
+                    samples: a.samples,
+                    reference,
+                    threshold: quantile,
+                };
                 pipeline::save_trained(dir, &t, Some(&state), None)?;
                 eprintln!("model written to {}", dir.display());
             }
-            (scores, threshold, t.data)
+            (scores, absolute(&a).or(quantile), t.data, t.model, t.config)
+        }
+    };
+    let explained = match a.explain {
+        None => None,
+        Some(k) => {
+            let n = config.schema.features.len();
+            if k > n {
+                return Err(VaeError::Usage(format!(
+                    "--explain {k} is larger than the number of feature columns ({n})"
+                ))
+                .into());
+            }
+            Some(infer::explain(
+                &model,
+                &config.model,
+                &config.schema,
+                &p.x,
+                k,
+                &device,
+            ))
         }
     };
     let rank = ranks(&scores);
@@ -124,11 +199,24 @@ pub fn run(a: Args) -> Result<()> {
     if threshold.is_some() {
         header.push("is_anomaly".into());
     }
+    if let Some(k) = a.explain {
+        for i in 1..=k {
+            header.push(format!("top_feature_{i}"));
+            header.push(format!("top_contribution_{i}"));
+        }
+    }
     let flagged = threshold.map(|t| scores.iter().filter(|&&s| s > t.value).count());
+    let features = &config.schema.features;
     let rows = (0..scores.len()).map(|i| {
         let mut r = vec![p.ids[i].clone(), fmt_f(scores[i]), rank[i].to_string()];
         if let Some(t) = threshold {
             r.push(u8::from(scores[i] > t.value).to_string());
+        }
+        if let Some(e) = &explained {
+            for &(f, v) in &e[i] {
+                r.push(features[f].name().to_string());
+                r.push(fmt_f(v));
+            }
         }
         r
     });
@@ -140,7 +228,7 @@ pub fn run(a: Args) -> Result<()> {
             100.0 * f as f64 / scores.len() as f64
         ),
         _ => eprintln!(
-            "scored {} rows (no threshold: use --contamination or --threshold to flag rows)",
+            "scored {} rows (no threshold: use --contamination, --fpr or --threshold to flag rows)",
             scores.len()
         ),
     }

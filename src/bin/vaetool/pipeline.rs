@@ -336,6 +336,20 @@ pub fn train_one_step_model(
     })
 }
 
+/// Anomaly scores of the chosen kind, reproducible for a seed.
+pub fn scores_of(
+    model: &MlpVae<Cpu>,
+    vae: &VaeConfig,
+    x: &vaetool::data::Matrix,
+    kind: vaetool::infer::ScoreKind,
+    samples: usize,
+    seed: u64,
+) -> Vec<f64> {
+    let device = Default::default();
+    Cpu::seed(&device, seed);
+    infer::score(model, vae, x, kind, samples, &device)
+}
+
 /// Anomaly scores (negative ELBO averaged over `samples` draws), reproducible for a seed.
 pub fn scores(
     model: &MlpVae<Cpu>,
@@ -353,6 +367,7 @@ pub fn scores(
 pub fn anomaly_reference(t: &TrainedModel, samples: usize, seed: u64) -> AnomalyState {
     let s = scores(&t.model, &t.config.model, &t.data.x, samples, seed);
     AnomalyState {
+        score: vaetool::infer::ScoreKind::Elbo,
         samples,
         reference: reference_scores(&s),
         threshold: None,
