@@ -209,6 +209,29 @@ impl ScoreKind {
     }
 }
 
+/// The default score of a model: the negative ELBO, or for the poor man's VAE (which has no
+/// posterior variance and no likelihood) the reconstruction error.
+pub fn default_score(vae: &VaeConfig) -> ScoreKind {
+    if vae.variant == crate::model::Variant::PoorMan {
+        ScoreKind::Recon
+    } else {
+        ScoreKind::Elbo
+    }
+}
+
+/// Refuses scores a model does not define: ELBO and IWAE need a posterior variance and a
+/// likelihood, which the poor man's VAE does not have.
+pub fn check_score(vae: &VaeConfig, kind: ScoreKind) -> crate::Result<()> {
+    if vae.variant == crate::model::Variant::PoorMan && kind != ScoreKind::Recon {
+        return Err(crate::VaeError::Usage(format!(
+            "--score {} is not defined for the poor man's VAE (it has no posterior variance and \
+             no likelihood): use --score recon",
+            kind.name()
+        )));
+    }
+    Ok(())
+}
+
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
 /// log p(z) under the model's prior, per row. `[batch]`

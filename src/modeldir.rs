@@ -4,7 +4,7 @@
 //! |---|---|
 //! | `config.json` | network shape, training settings and the data schema (columns, categories, imputation and scaling statistics) |
 //! | `weights.bin` | the network's weights (burn's binary recorder, full precision) |
-//! | `history.csv` | epoch, train loss, reconstruction, KL, validation loss, seconds |
+//! | `history.csv` | epoch, train loss, reconstruction, KL, validation loss, FactorVAE's TC estimate, seconds |
 //! | `summary.json` | rows, inputs, epochs run, final losses, training time |
 //! | `anomaly.json` | training-score reference and the stored threshold |
 //! | `clustering.json` | the fitted clustering of the latent means, when one was made |
@@ -96,8 +96,16 @@ fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
 
 fn history_csv(history: &[EpochStats]) -> Vec<u8> {
     let mut w = csv::Writer::from_writer(Vec::new());
-    w.write_record(["epoch", "train_loss", "recon", "kl", "val_loss", "seconds"])
-        .expect("in-memory write");
+    w.write_record([
+        "epoch",
+        "train_loss",
+        "recon",
+        "kl",
+        "val_loss",
+        "tc",
+        "seconds",
+    ])
+    .expect("in-memory write");
     for h in history {
         w.write_record([
             h.epoch.to_string(),
@@ -105,6 +113,7 @@ fn history_csv(history: &[EpochStats]) -> Vec<u8> {
             h.recon.to_string(),
             h.kl.to_string(),
             h.val_loss.map(|v| v.to_string()).unwrap_or_default(),
+            h.tc.map(|v| v.to_string()).unwrap_or_default(),
             format!("{:.3}", h.seconds),
         ])
         .expect("in-memory write");

@@ -14,7 +14,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Matrix;
 use crate::error::{Result, VaeError};
-use crate::model::{Likelihood, MlpVae, Objective, VaeConfig};
+use crate::model::loss::{capacity_objective, discriminator_loss};
+use crate::model::{
+    permute_dims, Discriminator, Likelihood, MlpVae, Objective, Prior, VaeConfig, Variant,
+};
 
 /// Training hyper-parameters; saved in `config.json`.
 #[derive(Config, Debug)]
@@ -44,6 +47,22 @@ pub struct TrainConfig {
     /// Maximum gradient L2 norm.
     #[config(default = 10.0)]
     pub grad_clip: f64,
+    /// Capacity C_max of the β-VAE capacity objective recon + γ·|KL − C| (Burgess et al.
+    /// 2018); 0 disables it.
+    #[config(default = 0.0)]
+    pub capacity: f64,
+    /// Epochs over which C rises linearly from 0 to C_max (0: all epochs).
+    #[config(default = 0)]
+    pub capacity_epochs: usize,
+    /// γ of the capacity objective.
+    #[config(default = 100.0)]
+    pub gamma: f64,
+    /// FactorVAE's weight γ of the total-correlation term.
+    #[config(default = 10.0)]
+    pub tc_gamma: f64,
+    /// Learning rate of FactorVAE's discriminator (its own Adam, β₁ = 0.5, β₂ = 0.9).
+    #[config(default = 1e-4)]
+    pub disc_lr: f64,
     /// Adam's ε. PyTorch's default 1e-8, not burn's 1e-5: with small gradients late in
     /// training burn's larger ε damps Adam's steps noticeably.
     #[config(default = 1e-8)]
@@ -103,8 +122,40 @@ impl TrainConfig {
         if self.grad_clip.is_nan() || self.grad_clip <= 0.0 {
             return bad(format!("--grad-clip must be > 0, got {}", self.grad_clip));
         }
+        if self.capacity.is_nan() || self.capacity < 0.0 {
+            return bad(format!("--capacity must be ≥ 0, got {}", self.capacity));
+        }
+        if self.gamma.is_nan() || self.gamma <= 0.0 {
+            return bad(format!("--gamma must be > 0, got {}", self.gamma));
+        }
+        if self.tc_gamma.is_nan() || self.tc_gamma < 0.0 {
+            return bad(format!("--tc-gamma must be ≥ 0, got {}", self.tc_gamma));
+        }
+        if self.disc_lr.is_nan() || self.disc_lr <= 0.0 {
+            return bad(format!("--disc-lr must be > 0, got {}", self.disc_lr));
+        }
         Ok(())
     }
+}
+
+/// Checks that the network's variant, prior and likelihood fit together and with the
+/// training settings.
+pub fn check_variant(vae: &VaeConfig, cfg: &TrainConfig) -> Result<()> {
+    let bad = |m: &str| Err(VaeError::Usage(m.into()));
+    if vae.variant != Variant::Standard && vae.prior != Prior::Standard {
+        return bad("--method vade and su train a plain VAE (--variant vae); poor-man and factor are not available with them");
+    }
+    if vae.variant == Variant::PoorMan {
+        if vae.likelihood != Likelihood::Gaussian {
+            return bad(
+                "--variant poor-man reconstructs with the squared error: use --likelihood gaussian",
+            );
+        }
+        if cfg.capacity > 0.0 {
+            return bad("--capacity needs a KL term, and the poor man's VAE has none");
+        }
+    }
+    Ok(())
 }
 
 /// One row of `history.csv`.
@@ -120,6 +171,8 @@ pub struct EpochStats {
     pub kl: f64,
     /// Mean validation negative ELBO per row, when a validation split exists.
     pub val_loss: Option<f64>,
+    /// FactorVAE's total-correlation estimate E[log D(z) − log(1 − D(z))].
+    pub tc: Option<f64>,
     /// Seconds since training began.
     pub seconds: f64,
 }
@@ -197,6 +250,7 @@ pub fn train_from<B: AutodiffBackend>(
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Trained<B::InnerBackend>> {
     cfg.check()?;
+    check_variant(vae, cfg)?;
     check_inputs(x, vae)?;
     B::seed(device, cfg.seed);
     let mut rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed);
@@ -223,6 +277,22 @@ pub fn train_from<B: AutodiffBackend>(
             cfg.grad_clip as f32,
         )))
         .init::<B, MlpVae<B>>();
+    let factor = vae.variant == Variant::Factor && objective == Objective::Elbo;
+    let mut disc = factor.then(|| {
+        (
+            Discriminator::<B>::new(vae.latent, 128, device),
+            AdamConfig::new()
+                .with_beta_1(0.5)
+                .with_beta_2(0.9)
+                .with_epsilon(cfg.adam_epsilon as f32)
+                .init::<B, Discriminator<B>>(),
+        )
+    });
+    let capacity_epochs = if cfg.capacity_epochs == 0 {
+        cfg.epochs
+    } else {
+        cfg.capacity_epochs
+    };
     let start = std::time::Instant::now();
     let mut history = Vec::with_capacity(cfg.epochs);
     let mut best: Option<(f64, usize, MlpVae<B::InnerBackend>)> = None;
@@ -236,20 +306,54 @@ pub fn train_from<B: AutodiffBackend>(
         order.shuffle(&mut rng);
         let mut sum_recon = Tensor::<B::InnerBackend, 1>::zeros([1], device);
         let mut sum_kl = Tensor::<B::InnerBackend, 1>::zeros([1], device);
+        let mut sum_tc = Tensor::<B::InnerBackend, 1>::zeros([1], device);
+        let mut n_batches = 0usize;
+        let capacity = cfg.capacity * (epoch as f64 / capacity_epochs as f64).min(1.0);
         for batch in order.chunks(cfg.batch_size) {
             let xb = Tensor::<B, 2>::from_data(
                 TensorData::new(x.gather_rows(batch), [batch.len(), x.cols]),
                 device,
             ); // [batch, input]
-            let (recon, kl) = model.loss_terms(xb, vae.likelihood, vae.prior, objective); // [batch] ×2
+            let (recon, kl, z) =
+                model.loss_terms_z(xb, vae.likelihood, vae.prior, vae.variant, objective); // [batch] ×2
             sum_recon = sum_recon + recon.clone().sum().inner();
             sum_kl = sum_kl + kl.clone().sum().inner();
-            let loss = (recon + kl * kl_weight).mean();
+            let mut loss = if cfg.capacity > 0.0 && objective == Objective::Elbo {
+                // recon + γ·|KL − C| (Burgess et al. 2018), KL averaged over the batch
+                capacity_objective(recon, kl, capacity, cfg.gamma)
+            } else {
+                (recon + kl * kl_weight).mean()
+            };
+            if let (Some(z), Some((d, _))) = (&z, &disc) {
+                // TC ≈ E[log D(z) − log(1 − D(z))] = E[logit D(z)]
+                let tc = d.forward(z.clone()).mean();
+                sum_tc = sum_tc + tc.clone().inner();
+                loss = loss + tc * cfg.tc_gamma;
+            }
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.lr, model, grads);
+            n_batches += 1;
+            if let (Some(z), Some((d, d_optim))) = (z, disc.as_mut()) {
+                // the discriminator's step: real codes against codes whose dimensions are
+                // permuted independently across the batch
+                let z = z.detach();
+                let [b, dims] = z.dims();
+                let perms: Vec<Vec<usize>> = (0..dims)
+                    .map(|_| {
+                        let mut p: Vec<usize> = (0..b).collect();
+                        p.shuffle(&mut rng);
+                        p
+                    })
+                    .collect();
+                let permuted = permute_dims(z.clone(), &perms);
+                let d_loss = discriminator_loss(d.forward(z), d.forward(permuted));
+                let d_grads = GradientsParams::from_grads(d_loss.backward(), &*d);
+                *d = d_optim.step(cfg.disc_lr, d.clone(), d_grads);
+            }
         }
         let recon = sum_recon.into_scalar().elem::<f64>() / n_train;
         let kl = sum_kl.into_scalar().elem::<f64>() / n_train;
+        let tc = factor.then(|| sum_tc.into_scalar().elem::<f64>() / n_batches.max(1) as f64);
         if !(recon.is_finite() && kl.is_finite()) {
             return Err(VaeError::Training(format!(
                 "the training loss became non-finite in epoch {epoch} (reconstruction {recon}, \
@@ -270,10 +374,11 @@ pub fn train_from<B: AutodiffBackend>(
         };
         let stats = EpochStats {
             epoch,
-            train_loss: recon + kl_weight * kl,
+            train_loss: recon + kl_weight * kl + tc.map_or(0.0, |t| cfg.tc_gamma * t),
             recon,
             kl,
             val_loss,
+            tc,
             seconds: start.elapsed().as_secs_f64(),
         };
         on_epoch(&stats);

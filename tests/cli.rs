@@ -202,7 +202,7 @@ fn train_embed_cluster_and_score_with_a_saved_model() {
         assert!(d.path().join("model").join(f).is_file(), "missing {f}");
     }
     let hist = std::fs::read_to_string(d.path().join("model/history.csv")).unwrap();
-    assert!(hist.starts_with("epoch,train_loss,recon,kl,val_loss,seconds\n1,"));
+    assert!(hist.starts_with("epoch,train_loss,recon,kl,val_loss,tc,seconds\n1,"));
     assert_eq!(hist.lines().count(), 41);
     let cfg: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.path().join("model/config.json")).unwrap())
@@ -1084,6 +1084,188 @@ fn anomaly_flag_errors() {
     let e = fails(&["anomalies", &small, "--model", &m, "--score", "bogus"], 2);
     assert!(
         e.contains("unknown score 'bogus' (expected elbo, iwae or recon)"),
+        "{e}"
+    );
+}
+
+// ---- the VAE family ----
+
+#[test]
+fn variants_train_save_restore_and_refuse_what_they_do_not_define() {
+    let d = tmp();
+    let wine = dataset("wine.csv");
+    // poor man's VAE: recon is its score; ELBO/IWAE and log-variances are refused
+    let pm = s(&d.path().join("pm"));
+    let (_, err) = ok(&[
+        "train",
+        &wine,
+        "--exclude",
+        "class",
+        "--variant",
+        "poor-man",
+        "--epochs",
+        "20",
+        "-o",
+        &pm,
+    ]);
+    assert!(err.contains("training a poor man's VAE"), "{err}");
+    let cfg = std::fs::read_to_string(d.path().join("pm/config.json")).unwrap();
+    assert!(cfg.contains("\"variant\": \"PoorMan\""), "{cfg}");
+    let anomaly = std::fs::read_to_string(d.path().join("pm/anomaly.json")).unwrap();
+    assert!(anomaly.contains("\"score\": \"recon\""), "{anomaly}");
+    let (out, _) = ok(&["anomalies", &wine, "--model", &pm, "--contamination", "0.1"]);
+    assert_eq!(out.lines().filter(|l| l.ends_with(",1")).count(), 18);
+    let e = fails(&["anomalies", &wine, "--model", &pm, "--score", "iwae"], 2);
+    assert_eq!(
+        e,
+        "error: --score iwae is not defined for the poor man's VAE (it has no posterior variance and no likelihood): use --score recon\n"
+    );
+    let e = fails(
+        &[
+            "anomalies",
+            &wine,
+            "--exclude",
+            "class",
+            "--variant",
+            "poor-man",
+            "--score",
+            "elbo",
+            "-o",
+            "-",
+        ],
+        2,
+    );
+    assert!(
+        e.contains("--score elbo is not defined for the poor man's VAE"),
+        "{e}"
+    );
+    let e = fails(&["embed", &wine, "--model", &pm, "--with-logvar"], 2);
+    assert!(e.contains("no posterior variance"), "{e}");
+    let (lat, _) = ok(&["embed", &wine, "--model", &pm]);
+    assert_eq!(lat.lines().count(), 179);
+    // FactorVAE: the TC estimate is logged per epoch
+    let fm = s(&d.path().join("factor"));
+    let (_, err) = ok(&[
+        "train",
+        &wine,
+        "--exclude",
+        "class",
+        "--variant",
+        "factor",
+        "--epochs",
+        "5",
+        "-o",
+        &fm,
+    ]);
+    assert!(err.contains("training a FactorVAE (TC weight 10)"), "{err}");
+    let hist = std::fs::read_to_string(d.path().join("factor/history.csv")).unwrap();
+    for l in hist.lines().skip(1) {
+        let tc = l.split(',').nth(5).unwrap();
+        assert!(tc.parse::<f64>().is_ok(), "no TC in {l}");
+    }
+    ok(&["cluster", &wine, "--model", &fm, "--k", "3", "-o", "-"]);
+    ok(&["sample", "--model", &fm, "-n", "2"]);
+    // β-VAE with capacity: the KL is pulled toward C
+    let cm = s(&d.path().join("cap"));
+    ok(&[
+        "train",
+        &wine,
+        "--exclude",
+        "class",
+        "--capacity",
+        "3",
+        "--gamma",
+        "50",
+        "--epochs",
+        "60",
+        "-q",
+        "-o",
+        &cm,
+    ]);
+    let hist = std::fs::read_to_string(d.path().join("cap/history.csv")).unwrap();
+    let last_kl: f64 = hist
+        .lines()
+        .last()
+        .unwrap()
+        .split(',')
+        .nth(3)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (last_kl - 3.0).abs() < 1.0,
+        "final KL {last_kl}, capacity 3"
+    );
+    // incompatible combinations
+    let e = fails(
+        &[
+            "train",
+            &wine,
+            "--variant",
+            "poor-man",
+            "--capacity",
+            "2",
+            "-o",
+            &s(&d.path().join("x")),
+        ],
+        2,
+    );
+    assert_eq!(
+        e,
+        "error: --capacity needs a KL term, and the poor man's VAE has none\n"
+    );
+    let e = fails(
+        &[
+            "cluster",
+            &wine,
+            "--exclude",
+            "class",
+            "--variant",
+            "factor",
+            "--method",
+            "vade",
+            "--k",
+            "3",
+            "-o",
+            "-",
+        ],
+        2,
+    );
+    assert!(
+        e.contains("poor-man and factor are not available with them"),
+        "{e}"
+    );
+    let e = fails(
+        &[
+            "train",
+            &wine,
+            "--variant",
+            "poor-man",
+            "--likelihood",
+            "bernoulli",
+            "--scale",
+            "minmax",
+            "--exclude",
+            "class",
+            "-o",
+            &s(&d.path().join("x")),
+        ],
+        2,
+    );
+    assert!(e.contains("use --likelihood gaussian"), "{e}");
+    let e = fails(
+        &[
+            "train",
+            &wine,
+            "--variant",
+            "beta",
+            "-o",
+            &s(&d.path().join("x")),
+        ],
+        2,
+    );
+    assert!(
+        e.contains("unknown variant 'beta' (expected vae, poor-man or factor)"),
         "{e}"
     );
 }

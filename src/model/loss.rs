@@ -42,6 +42,42 @@ pub fn recon_terms<B: Backend>(
     }
 }
 
+/// softplus(t) = log(1 + eᵗ), computed stably as max(t, 0) + log(1 + e^{−|t|}).
+pub fn softplus<B: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<B, D> {
+    relu(t.clone()) + t.abs().neg().exp().log1p()
+}
+
+/// The poor man's VAE's terms (ALGORITHMS.md §2): squared error Σ(x − x̂)² and the plain
+/// Euclidean norm ‖z‖₂ (not squared), per row. `[batch]` each
+pub fn poor_man_terms<B: Backend>(
+    x: Tensor<B, 2>,
+    out: Tensor<B, 2>,
+    z: Tensor<B, 2>,
+) -> (Tensor<B, 1>, Tensor<B, 1>) {
+    let sq = (x - out).powi_scalar(2).sum_dim(1).squeeze_dim::<1>(1); // [batch]
+    let norm = z.powi_scalar(2).sum_dim(1).squeeze_dim::<1>(1).sqrt(); // [batch]
+    (sq, norm)
+}
+
+/// The β-VAE capacity objective mean(recon) + γ·|mean(KL) − C| (Burgess et al. 2018). `[1]`
+pub fn capacity_objective<B: Backend>(
+    recon: Tensor<B, 1>,
+    kl: Tensor<B, 1>,
+    capacity: f64,
+    gamma: f64,
+) -> Tensor<B, 1> {
+    recon.mean() + (kl.mean() - capacity).abs() * gamma
+}
+
+/// FactorVAE's discriminator loss: binary cross-entropy with "from q(z)" = 1 for real codes
+/// and 0 for permuted ones, on logits. `[1]`
+pub fn discriminator_loss<B: Backend>(
+    logits_real: Tensor<B, 1>,
+    logits_permuted: Tensor<B, 1>,
+) -> Tensor<B, 1> {
+    softplus(logits_real.neg()).mean() + softplus(logits_permuted).mean()
+}
+
 /// Reconstruction negative log-likelihood −log p(x|z) summed over features, per row.
 pub fn recon_nll<B: Backend>(
     x: Tensor<B, 2>,
@@ -67,6 +103,42 @@ mod tests {
     }
     fn vec1(t: Tensor<Cpu, 1>) -> Vec<f32> {
         t.into_data().to_vec::<f32>().unwrap()
+    }
+
+    #[test]
+    fn poor_man_capacity_and_discriminator_terms_by_hand() {
+        let (sq, norm) = poor_man_terms(t2(1, &[1.0, 2.0]), t2(1, &[0.0, 4.0]), t2(1, &[3.0, 4.0]));
+        assert_eq!(vec1(sq), vec![5.0]); // 1 + 4
+        assert_eq!(vec1(norm), vec![5.0]); // ‖(3, 4)‖₂, not squared
+        let r = Tensor::<Cpu, 1>::from_data(
+            TensorData::new(vec![2.0f32, 4.0], [2]),
+            &Default::default(),
+        );
+        let k = Tensor::<Cpu, 1>::from_data(
+            TensorData::new(vec![1.0f32, 2.0], [2]),
+            &Default::default(),
+        );
+        // 3 + 10·|1.5 − 4|
+        assert_eq!(
+            vec1(capacity_objective(r.clone(), k.clone(), 4.0, 10.0)),
+            vec![28.0]
+        );
+        assert_eq!(vec1(capacity_objective(r, k, 1.5, 10.0)), vec![3.0]);
+        let zero = Tensor::<Cpu, 1>::zeros([3], &Default::default());
+        let d = vec1(discriminator_loss(zero.clone(), zero));
+        assert!((d[0] as f64 - 2.0 * 2f64.ln()).abs() < 1e-6, "{d:?}");
+        let sure =
+            Tensor::<Cpu, 1>::from_data(TensorData::new(vec![30.0f32], [1]), &Default::default());
+        let d = vec1(discriminator_loss(sure.clone(), sure.neg()));
+        assert!(d[0] < 1e-6, "{d:?}");
+        let s = vec1(softplus(Tensor::<Cpu, 1>::from_data(
+            TensorData::new(vec![-100.0f32, 0.0, 100.0], [3]),
+            &Default::default(),
+        )));
+        assert!(
+            s[0] < 1e-6 && (s[1] - 2f32.ln()).abs() < 1e-6 && (s[2] - 100.0).abs() < 1e-4,
+            "{s:?}"
+        );
     }
 
     #[test]

@@ -91,6 +91,44 @@ impl Prior {
     }
 }
 
+/// The member of the VAE family (ALGORITHMS.md §2).
+#[derive(Config, Debug, PartialEq, Eq, Copy)]
+pub enum Variant {
+    /// The VAE (with `--beta`, KL warm-up and the capacity schedule as training options).
+    Standard,
+    /// The "poor man's VAE": a deterministic encoder z₀ = f(x), z = z₀ + ε with ε ~ N(0, I),
+    /// loss Σ(x − x̂)² + ‖z‖₂.
+    PoorMan,
+    /// FactorVAE (Kim & Mnih 2018): VAE loss + γ·TC(z), the total correlation estimated by a
+    /// discriminator trained in alternation.
+    Factor,
+}
+
+impl Variant {
+    /// The name used on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Standard => "vae",
+            Self::PoorMan => "poor-man",
+            Self::Factor => "factor",
+        }
+    }
+}
+
+impl std::str::FromStr for Variant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "vae" | "standard" => Ok(Self::Standard),
+            "poor-man" => Ok(Self::PoorMan),
+            "factor" => Ok(Self::Factor),
+            _ => Err(format!(
+                "unknown variant '{s}' (expected vae, poor-man or factor)"
+            )),
+        }
+    }
+}
+
 /// Shape of the network; saved as part of `config.json`.
 #[derive(Config, Debug)]
 pub struct VaeConfig {
@@ -106,6 +144,9 @@ pub struct VaeConfig {
     /// The prior.
     #[config(default = "Prior::Standard")]
     pub prior: Prior,
+    /// The member of the VAE family.
+    #[config(default = "Variant::Standard")]
+    pub variant: Variant,
 }
 
 impl VaeConfig {
@@ -184,6 +225,16 @@ impl<B: Backend> MlpVae<B> {
         (mu, logvar)
     }
 
+    /// The encoder's mean head only (the poor man's VAE's deterministic code z₀ = f(x)):
+    /// computing the unused variance head would leave a dangling autodiff graph.
+    pub fn encode_mean(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let mut h = x; // [batch, input]
+        for layer in &self.encoder {
+            h = relu(layer.forward(h)); // [batch, hidden_i]
+        }
+        self.mu.forward(h) // [batch, latent]
+    }
+
     /// The decoder: Gaussian means or Bernoulli logits of p(x|z).
     pub fn decode(&self, z: Tensor<B, 2>) -> Tensor<B, 2> {
         let mut h = z; // [batch, latent]
@@ -250,10 +301,78 @@ impl<B: Backend> MlpVae<B> {
     }
 }
 
+/// FactorVAE's discriminator D(z): the logit of "z comes from q(z)" against "z has its
+/// dimensions permuted independently across the batch". Not part of the saved model.
+#[derive(Module, Debug)]
+pub struct Discriminator<B: Backend> {
+    layers: Vec<Linear<B>>,
+    out: Linear<B>,
+}
+
+impl<B: Backend> Discriminator<B> {
+    /// A discriminator for `latent` dimensions with two hidden layers of `width`.
+    pub fn new(latent: usize, width: usize, device: &B::Device) -> Self {
+        Self {
+            layers: vec![
+                LinearConfig::new(latent, width).init(device),
+                LinearConfig::new(width, width).init(device),
+            ],
+            out: LinearConfig::new(width, 1).init(device),
+        }
+    }
+
+    /// Logits of D. `[batch]`
+    pub fn forward(&self, z: Tensor<B, 2>) -> Tensor<B, 1> {
+        let mut h = z; // [batch, latent]
+        for l in &self.layers {
+            h = burn::tensor::activation::leaky_relu(l.forward(h), 0.2); // [batch, width]
+        }
+        self.out.forward(h).squeeze_dim::<1>(1) // [batch]
+    }
+}
+
+/// Permutes every latent column independently across the batch (FactorVAE's samples from the
+/// product of marginals). `perms[j]` is the permutation of column j. `[batch, latent]`
+pub fn permute_dims<B: Backend>(z: Tensor<B, 2>, perms: &[Vec<usize>]) -> Tensor<B, 2> {
+    let [b, d] = z.dims();
+    let mut idx = vec![0i32; b * d];
+    for (j, p) in perms.iter().enumerate() {
+        for (i, &src) in p.iter().enumerate() {
+            idx[i * d + j] = src as i32;
+        }
+    }
+    let idx = Tensor::<B, 2, Int>::from_data(TensorData::new(idx, [b, d]), &z.device());
+    z.gather(0, idx)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::backend::Cpu;
+
+    #[test]
+    fn permutation_keeps_each_column_a_permutation() {
+        let z = Tensor::<Cpu, 2>::from_data(
+            TensorData::new((0..12).map(|v| v as f32).collect::<Vec<_>>(), [4, 3]),
+            &Default::default(),
+        );
+        let perms = vec![vec![3, 2, 1, 0], vec![0, 1, 2, 3], vec![1, 3, 0, 2]];
+        let p: Vec<f32> = permute_dims(z.clone(), &perms)
+            .into_data()
+            .to_vec()
+            .unwrap();
+        let orig: Vec<f32> = z.into_data().to_vec().unwrap();
+        for j in 0..3 {
+            let mut a: Vec<f32> = (0..4).map(|i| orig[i * 3 + j]).collect();
+            let mut b: Vec<f32> = (0..4).map(|i| p[i * 3 + j]).collect();
+            assert_eq!(b[0], orig[perms[j][0] * 3 + j]);
+            a.sort_by(f32::total_cmp);
+            b.sort_by(f32::total_cmp);
+            assert_eq!(a, b, "column {j}");
+        }
+        // rows are mixed: row 0 now holds values from three different rows
+        assert_eq!(&p[0..3], &[9.0, 1.0, 5.0]);
+    }
 
     #[test]
     fn shapes() {

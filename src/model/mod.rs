@@ -4,5 +4,8 @@ pub mod loss;
 pub mod mlp;
 pub mod prior;
 
-pub use mlp::{default_hidden, default_latent, Likelihood, MlpVae, Prior, VaeConfig};
+pub use mlp::{
+    default_hidden, default_latent, permute_dims, Discriminator, Likelihood, MlpVae, Prior,
+    VaeConfig, Variant,
+};
 pub use prior::Objective;

@@ -12,7 +12,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
 
 use super::loss::{kl_standard_normal, recon_nll};
-use super::{Likelihood, MlpVae, Prior};
+use super::{Likelihood, MlpVae, Prior, Variant};
 
 /// Total mass reserved so that no mixture weight falls below `PI_FLOOR / K`.
 pub const PI_FLOOR: f64 = 0.01;
@@ -108,11 +108,46 @@ impl<B: Backend> MlpVae<B> {
         prior: Prior,
         objective: Objective,
     ) -> (Tensor<B, 1>, Tensor<B, 1>) {
+        let (recon, reg, _) = self.loss_terms_z(x, likelihood, prior, Variant::Standard, objective);
+        (recon, reg)
+    }
+
+    /// [`MlpVae::loss_terms`] for any variant, also returning the sampled z (needed by
+    /// FactorVAE's total-correlation term). `[batch]`, `[batch]`, `[batch, latent]`
+    pub fn loss_terms_z(
+        &self,
+        x: Tensor<B, 2>,
+        likelihood: Likelihood,
+        prior: Prior,
+        variant: Variant,
+        objective: Objective,
+    ) -> (Tensor<B, 1>, Tensor<B, 1>, Option<Tensor<B, 2>>) {
+        if variant == Variant::PoorMan {
+            // z = f(x) + ε; loss Σ(x − x̂)² + ‖z‖₂ (ALGORITHMS.md §2)
+            let z0 = self.encode_mean(x.clone()); // [batch, latent]
+            let z = if objective == Objective::Autoencoder {
+                z0
+            } else {
+                let eps = Tensor::random(
+                    z0.shape(),
+                    burn::tensor::Distribution::Normal(0.0, 1.0),
+                    &z0.device(),
+                );
+                z0 + eps
+            };
+            let (recon, norm) = super::loss::poor_man_terms(x, self.decode(z.clone()), z); // [batch] ×2
+            let reg = if objective == Objective::Autoencoder {
+                norm.zeros_like()
+            } else {
+                norm
+            };
+            return (recon, reg, None);
+        }
         let (mu, lv) = self.encode(x.clone()); // [batch, latent] ×2
         if objective == Objective::Autoencoder {
             let recon = recon_nll(x, self.decode(mu), self.out_logvar(likelihood), likelihood);
             let zeros = recon.zeros_like();
-            return (recon, zeros);
+            return (recon, zeros, None);
         }
         let z = MlpVae::sample_z(mu.clone(), lv.clone()); // [batch, latent]
         let recon = recon_nll(
@@ -121,6 +156,7 @@ impl<B: Backend> MlpVae<B> {
             self.out_logvar(likelihood),
             likelihood,
         );
+        let z_out = (variant == Variant::Factor).then(|| z.clone());
         let reg = match prior {
             Prior::Standard => kl_standard_normal(mu, lv),
             Prior::Mixture(_) => mixture_reg(
@@ -138,7 +174,7 @@ impl<B: Backend> MlpVae<B> {
                 self.prior_mu.as_ref().expect("Su prior").val(),
             ),
         };
-        (recon, reg)
+        (recon, reg, z_out)
     }
 
     /// Cluster probabilities of rows given their latent means (γ for VaDE, q(y|μ) for Su);

@@ -37,9 +37,10 @@ pub struct Args {
     #[arg(long)]
     fpr: Option<f64>,
     /// The score: elbo (negative ELBO), iwae (negative importance-weighted bound, tighter) or
-    /// recon (reconstruction error at the posterior mean).
-    #[arg(long, default_value = "elbo")]
-    score: ScoreKind,
+    /// recon (reconstruction error at the posterior mean). Default: elbo; recon for the poor
+    /// man's VAE, which defines no other.
+    #[arg(long)]
+    score: Option<ScoreKind>,
     /// Posterior draws per score (elbo: averaged; iwae: K importance samples).
     #[arg(long, default_value_t = pipeline::DEFAULT_SAMPLES)]
     samples: usize,
@@ -99,6 +100,9 @@ pub fn run(a: Args) -> Result<()> {
             VaeError::Usage("--save-model only applies when no --model is given".into()).into(),
         );
     }
+    if a.model.is_none() {
+        pipeline::check_flags(&a.train, vaetool::model::Prior::Standard)?;
+    }
     let out = Output::create(a.output.as_deref())?;
     let table = pipeline::read(&a.data)?;
     let seed = a.train.seed;
@@ -106,9 +110,13 @@ pub fn run(a: Args) -> Result<()> {
     let (scores, threshold, p, model, config) = match &a.model {
         Some(dir) => {
             let m = pipeline::load(dir)?;
+            let kind = a
+                .score
+                .unwrap_or_else(|| infer::default_score(&m.config.model));
+            infer::check_score(&m.config.model, kind)?;
             let p = pipeline::prepare_with(&m.config.schema, &table, &a.data)?;
             let scores =
-                pipeline::scores_of(&m.model, &m.config.model, &p.x, a.score, a.samples, seed);
+                pipeline::scores_of(&m.model, &m.config.model, &p.x, kind, a.samples, seed);
             let mut state = m.anomaly()?;
             let threshold = if let Some(t) = absolute(&a) {
                 Some(t)
@@ -120,7 +128,7 @@ pub fn run(a: Args) -> Result<()> {
                         dir.display()
                     ))
                 })?;
-                if s.score != a.score {
+                if s.score != kind {
                     return Err(VaeError::Usage(format!(
                         "{}: the training-score reference was computed with --score {}; a \
                          quantile threshold needs the same score (or use --threshold)",
@@ -136,7 +144,7 @@ pub fn run(a: Args) -> Result<()> {
                 t
             } else {
                 match state {
-                    Some(s) if s.threshold.is_some() && s.score != a.score => {
+                    Some(s) if s.threshold.is_some() && s.score != kind => {
                         eprintln!(
                             "warning: the stored threshold is for --score {}; rows are not flagged",
                             s.score.name()
@@ -150,20 +158,22 @@ pub fn run(a: Args) -> Result<()> {
             (scores, threshold, p, m.model, m.config)
         }
         None => {
+            if let Some(kind) = a.score {
+                let probe =
+                    vaetool::model::VaeConfig::new(1, vec![], 1).with_variant(a.train.variant);
+                infer::check_score(&probe, kind)?;
+            }
             let t = pipeline::train_model(&table, &a.data, &a.features, &a.train)?;
-            let scores = pipeline::scores_of(
-                &t.model,
-                &t.config.model,
-                &t.data.x,
-                a.score,
-                a.samples,
-                seed,
-            );
+            let kind = a
+                .score
+                .unwrap_or_else(|| infer::default_score(&t.config.model));
+            let scores =
+                pipeline::scores_of(&t.model, &t.config.model, &t.data.x, kind, a.samples, seed);
             let reference = reference_scores(&scores);
             let quantile = quantile_request(&a, &reference)?;
             if let Some(dir) = &a.save_model {
                 let state = AnomalyState {
-                    score: a.score,
+                    score: kind,
                     samples: a.samples,
                     reference,
                     threshold: quantile,

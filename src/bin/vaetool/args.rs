@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use vaetool::data::{DataOptions, Impute, ReadOptions, Scale};
-use vaetool::model::Likelihood;
+use vaetool::model::{Likelihood, Variant};
 
 fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
@@ -92,9 +92,28 @@ pub struct TrainArgs {
     /// Observation model: gaussian, gaussian-learned or bernoulli.
     #[arg(long, default_value = "gaussian")]
     pub likelihood: Likelihood,
+    /// The VAE family member: vae, poor-man (deterministic encoder + unit noise, loss
+    /// Σ(x − x̂)² + ‖z‖₂) or factor (FactorVAE: + γ·total correlation via a discriminator).
+    #[arg(long, default_value = "vae")]
+    pub variant: Variant,
     /// Weight of the KL term (β-VAE).
     #[arg(long, default_value_t = 1.0)]
     pub beta: f64,
+    /// β-VAE capacity C_max: train recon + γ·|KL − C| with C rising linearly to C_max (0: off).
+    #[arg(long, default_value_t = 0.0)]
+    pub capacity: f64,
+    /// Epochs over which the capacity rises to C_max (default: all epochs).
+    #[arg(long, default_value_t = 0)]
+    pub capacity_epochs: usize,
+    /// γ of the capacity objective.
+    #[arg(long, default_value_t = 100.0)]
+    pub gamma: f64,
+    /// FactorVAE: weight of the total-correlation term.
+    #[arg(long, default_value_t = 10.0)]
+    pub tc_gamma: f64,
+    /// FactorVAE: learning rate of the discriminator.
+    #[arg(long, default_value_t = 1e-4)]
+    pub disc_lr: f64,
     /// Epochs over which the KL weight rises from 0 to β.
     #[arg(long, default_value_t = 0)]
     pub kl_warmup: usize,

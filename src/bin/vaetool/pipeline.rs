@@ -108,6 +108,26 @@ pub struct Setup {
     pub cfg: TrainConfig,
 }
 
+/// Validates the training flags and their combinations before any data is read or fitted.
+pub fn check_flags(t: &TrainArgs, prior: Prior) -> Result<()> {
+    let probe = VaeConfig::new(1, vec![1], 1)
+        .with_likelihood(t.likelihood)
+        .with_prior(prior)
+        .with_variant(t.variant);
+    let cfg = TrainConfig::new(t.epochs.unwrap_or(1), t.batch_size.unwrap_or(1))
+        .with_lr(t.lr)
+        .with_val_fraction(t.val_fraction)
+        .with_beta(t.beta)
+        .with_grad_clip(t.grad_clip)
+        .with_capacity(t.capacity)
+        .with_gamma(t.gamma)
+        .with_tc_gamma(t.tc_gamma)
+        .with_disc_lr(t.disc_lr);
+    cfg.check()?;
+    vaetool::train::check_variant(&probe, &cfg)?;
+    Ok(())
+}
+
 /// Fits the schema on `table` and resolves the training flags.
 pub fn setup(
     table: &Table,
@@ -128,6 +148,7 @@ pub fn setup_with_epochs(
     prior: Prior,
     default_epochs: fn(usize, usize) -> usize,
 ) -> Result<Setup> {
+    check_flags(t, prior)?;
     let (schema, warnings) = Schema::fit(table, &f.data_options(d))?;
     warn_all(&warnings);
     let data = schema.transform(table)?;
@@ -143,7 +164,8 @@ pub fn setup_with_epochs(
     }
     let vae = VaeConfig::new(inputs, hidden, latent)
         .with_likelihood(t.likelihood)
-        .with_prior(prior);
+        .with_prior(prior)
+        .with_variant(t.variant);
     let batch = t
         .batch_size
         .unwrap_or_else(|| default_batch_size(data.x.rows));
@@ -157,11 +179,26 @@ pub fn setup_with_epochs(
         .with_patience(t.patience)
         .with_beta(t.beta)
         .with_kl_warmup(t.kl_warmup)
-        .with_grad_clip(t.grad_clip);
+        .with_grad_clip(t.grad_clip)
+        .with_capacity(t.capacity)
+        .with_capacity_epochs(t.capacity_epochs)
+        .with_gamma(t.gamma)
+        .with_tc_gamma(t.tc_gamma)
+        .with_disc_lr(t.disc_lr);
     cfg.check()?;
+    vaetool::train::check_variant(&vae, &cfg)?;
     if !t.quiet {
         let kind = match prior {
-            Prior::Standard => "a VAE".to_string(),
+            Prior::Standard => match t.variant {
+                vaetool::model::Variant::Standard if t.capacity > 0.0 => {
+                    format!("a β-VAE (capacity {} nats, γ {})", t.capacity, t.gamma)
+                }
+                vaetool::model::Variant::Standard => "a VAE".to_string(),
+                vaetool::model::Variant::PoorMan => "a poor man's VAE".to_string(),
+                vaetool::model::Variant::Factor => {
+                    format!("a FactorVAE (TC weight {})", t.tc_gamma)
+                }
+            },
             Prior::Mixture(k) => format!("a VaDE (Gaussian-mixture prior, K={k})"),
             Prior::Su(k) => format!("Su's clustering VAE (K={k})"),
         };
@@ -350,24 +387,13 @@ pub fn scores_of(
     infer::score(model, vae, x, kind, samples, &device)
 }
 
-/// Anomaly scores (negative ELBO averaged over `samples` draws), reproducible for a seed.
-pub fn scores(
-    model: &MlpVae<Cpu>,
-    vae: &VaeConfig,
-    x: &vaetool::data::Matrix,
-    samples: usize,
-    seed: u64,
-) -> Vec<f64> {
-    let device = Default::default();
-    Cpu::seed(&device, seed);
-    infer::neg_elbo(model, vae, x, samples, &device)
-}
-
-/// The anomaly reference of a freshly trained model: its training rows' scores.
+/// The anomaly reference of a freshly trained model: its training rows' scores (the model's
+/// default score).
 pub fn anomaly_reference(t: &TrainedModel, samples: usize, seed: u64) -> AnomalyState {
-    let s = scores(&t.model, &t.config.model, &t.data.x, samples, seed);
+    let kind = infer::default_score(&t.config.model);
+    let s = scores_of(&t.model, &t.config.model, &t.data.x, kind, samples, seed);
     AnomalyState {
-        score: vaetool::infer::ScoreKind::Elbo,
+        score: kind,
         samples,
         reference: reference_scores(&s),
         threshold: None,

@@ -22,6 +22,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    pipeline::check_flags(&a.train, vaetool::model::Prior::Standard)?;
     let table = pipeline::read(&a.data)?;
     let t = pipeline::train_model(&table, &a.data, &a.features, &a.train)?;
     let anomaly = pipeline::anomaly_reference(&t, pipeline::DEFAULT_SAMPLES, a.train.seed);
