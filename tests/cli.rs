@@ -1269,3 +1269,76 @@ fn variants_train_save_restore_and_refuse_what_they_do_not_define() {
         "{e}"
     );
 }
+
+#[test]
+fn train_on_clean_rows_and_score_another_file() {
+    let d = tmp();
+    let text = std::fs::read_to_string(dataset("shuttle.csv")).unwrap();
+    let mut lines = text.lines();
+    let header = lines.next().unwrap();
+    // 3,000 known-good rows, without the label column
+    let clean: Vec<String> = lines
+        .filter(|l| l.ends_with(",0"))
+        .take(3000)
+        .map(|l| l[..l.len() - 2].to_string())
+        .collect();
+    let clean_path = write(
+        d.path(),
+        "clean.csv",
+        &format!("{}\n{}\n", &header[..header.len() - 8], clean.join("\n")),
+    );
+    let out = s(&d.path().join("scores.csv"));
+    let m = s(&d.path().join("m"));
+    let (_, err) = ok(&[
+        "anomalies",
+        &dataset("shuttle.csv"),
+        "--train",
+        &clean_path,
+        "--id-column",
+        "id",
+        "--label-column",
+        "outlier",
+        "--fpr",
+        "0.01",
+        "--epochs",
+        "60",
+        "--save-model",
+        &m,
+        "-q",
+        "-o",
+        &out,
+    ]);
+    let auc = metric(&err, "ROC-AUC");
+    assert!(auc >= 0.99, "AUC {auc} with clean training rows\n{err}");
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap().lines().count(),
+        10_001
+    );
+    // the stored reference comes from the 3,000 clean rows
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.path().join("m/anomaly.json")).unwrap())
+            .unwrap();
+    assert_eq!(state["reference"].as_array().unwrap().len(), 3000);
+    // a training file with other columns
+    let other = write(d.path(), "other.csv", "id,a,b\n1,2,3\n2,3,4\n3,4,5\n");
+    let e = fails(
+        &[
+            "anomalies",
+            &dataset("shuttle.csv"),
+            "--train",
+            &other,
+            "--id-column",
+            "id",
+            "--epochs",
+            "2",
+            "-q",
+            "-o",
+            &out,
+        ],
+        2,
+    );
+    assert!(
+        e.contains("the columns do not match the model's schema; missing columns: a, b"),
+        "{e}"
+    );
+}

@@ -47,6 +47,10 @@ pub struct Args {
     /// Add the K columns that contribute most to each row's score (default K: 3).
     #[arg(long, num_args = 0..=1, default_missing_value = "3")]
     explain: Option<usize>,
+    /// Train on this file of known-good rows (same columns) and score DATA with that model;
+    /// `--contamination`/`--fpr` quantiles then come from the clean rows' scores.
+    #[arg(long = "train", value_name = "CLEAN_CSV", conflicts_with = "model")]
+    train_file: Option<PathBuf>,
     /// Keep the model trained for this run in this directory.
     #[arg(long)]
     save_model: Option<PathBuf>,
@@ -163,13 +167,28 @@ pub fn run(a: Args) -> Result<()> {
                     vaetool::model::VaeConfig::new(1, vec![], 1).with_variant(a.train.variant);
                 infer::check_score(&probe, kind)?;
             }
-            let t = pipeline::train_model(&table, &a.data, &a.features, &a.train)?;
+            // Train on DATA itself (the usual unsupervised case), or on known-good rows, which
+            // need not carry the label column.
+            let clean;
+            let (train_table, train_args) = match &a.train_file {
+                Some(path) => {
+                    let mut d = crate::args::DataArgs {
+                        data: path.clone(),
+                        ..a.data.clone()
+                    };
+                    clean = pipeline::read(&d)?;
+                    d.label_column = d.label_column.filter(|c| clean.column_index(c).is_some());
+                    (&clean, d)
+                }
+                None => (&table, a.data.clone()),
+            };
+            let t = pipeline::train_model(train_table, &train_args, &a.features, &a.train)?;
             let kind = a
                 .score
                 .unwrap_or_else(|| infer::default_score(&t.config.model));
-            let scores =
+            let train_scores =
                 pipeline::scores_of(&t.model, &t.config.model, &t.data.x, kind, a.samples, seed);
-            let reference = reference_scores(&scores);
+            let reference = reference_scores(&train_scores);
             let quantile = quantile_request(&a, &reference)?;
             if let Some(dir) = &a.save_model {
                 let state = AnomalyState {
@@ -181,7 +200,14 @@ pub fn run(a: Args) -> Result<()> {
                 pipeline::save_trained(dir, &t, Some(&state), None)?;
                 eprintln!("model written to {}", dir.display());
             }
-            (scores, absolute(&a).or(quantile), t.data, t.model, t.config)
+            let (scores, p) = if a.train_file.is_some() {
+                let p = pipeline::prepare_with(&t.config.schema, &table, &a.data)?;
+                let s = pipeline::scores_of(&t.model, &t.config.model, &p.x, kind, a.samples, seed);
+                (s, p)
+            } else {
+                (train_scores, t.data)
+            };
+            (scores, absolute(&a).or(quantile), p, t.model, t.config)
         }
     };
     let explained = match a.explain {
