@@ -96,10 +96,65 @@ impl Output {
         }
     }
 
+    /// A CSV writer for output produced piece by piece; [`CsvSink::finish`] commits it.
+    pub fn csv_sink(self, header: &[String]) -> Result<CsvSink> {
+        let name = self.name();
+        let (w, target): (Box<dyn Write>, _) = match self.target {
+            None => (Box::new(std::io::stdout()), None),
+            Some((tmp, path)) => {
+                let f = tmp.reopen().map_err(|source| VaeError::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+                (Box::new(std::io::BufWriter::new(f)), Some((tmp, path)))
+            }
+        };
+        let mut sink = CsvSink {
+            writer: csv::Writer::from_writer(w),
+            target,
+            name,
+        };
+        sink.write(header.iter().cloned())?;
+        Ok(sink)
+    }
+
     fn name(&self) -> String {
         self.target
             .as_ref()
             .map_or("-".into(), |(_, p)| p.display().to_string())
+    }
+}
+
+/// A CSV output written record by record (streaming), renamed into place by [`CsvSink::finish`];
+/// dropped without `finish`, it leaves no file behind.
+pub struct CsvSink {
+    writer: csv::Writer<Box<dyn Write>>,
+    target: Option<(NamedTempFile, PathBuf)>,
+    name: String,
+}
+
+impl CsvSink {
+    /// Writes one record.
+    pub fn write<I: IntoIterator<Item = String>>(&mut self, record: I) -> Result<()> {
+        self.writer
+            .write_record(record)
+            .map_err(|e| VaeError::Write {
+                path: PathBuf::from(&self.name),
+                source: std::io::Error::other(e.to_string()),
+            })
+    }
+
+    /// Flushes and commits the output.
+    pub fn finish(mut self) -> Result<()> {
+        self.writer.flush().map_err(|source| VaeError::Write {
+            path: PathBuf::from(&self.name),
+            source,
+        })?;
+        drop(self.writer);
+        match self.target {
+            None => Ok(()),
+            Some((tmp, path)) => commit(tmp, &path),
+        }
     }
 }
 
@@ -152,6 +207,27 @@ mod tests {
             .unwrap();
         assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\n1\n");
         assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_sink_commits_only_when_finished() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("s.csv");
+        let mut sink = Output::create(Some(&p))
+            .unwrap()
+            .csv_sink(&["a".into(), "b".into()])
+            .unwrap();
+        sink.write(["1".to_string(), "2".to_string()]).unwrap();
+        drop(sink);
+        assert!(!p.exists());
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 0);
+        let mut sink = Output::create(Some(&p))
+            .unwrap()
+            .csv_sink(&["a".into()])
+            .unwrap();
+        sink.write(["1".to_string()]).unwrap();
+        sink.finish().unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "a\n1\n");
     }
 
     #[test]

@@ -1342,3 +1342,83 @@ fn train_on_clean_rows_and_score_another_file() {
         "{e}"
     );
 }
+
+#[test]
+fn streaming_scores_in_chunks_with_global_ids_and_no_partial_output() {
+    let d = tmp();
+    let m = s(&d.path().join("m"));
+    let mut text = String::from("a,b,c\n");
+    for i in 0..250 {
+        text.push_str(&format!("{},{},{}\n", i % 7, (i * 3) % 11, (i * 5) % 13));
+    }
+    let data = write(d.path(), "data.csv", &text);
+    ok(&["train", &data, "--epochs", "5", "-q", "-o", &m]);
+    let out = s(&d.path().join("scores.csv"));
+    let (_, err) = ok(&[
+        "anomalies",
+        &data,
+        "--model",
+        &m,
+        "--chunk-rows",
+        "100",
+        "--contamination",
+        "0.1",
+        "--explain",
+        "2",
+        "-o",
+        &out,
+    ]);
+    assert!(
+        err.contains("scored 250 rows in") && err.contains("rows/s) in chunks of 100"),
+        "{err}"
+    );
+    let text = std::fs::read_to_string(&out).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(
+        lines.next().unwrap(),
+        "row,score,is_anomaly,top_feature_1,top_contribution_1,top_feature_2,top_contribution_2"
+    );
+    let ids: Vec<usize> = lines
+        .map(|l| l.split(',').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(ids, (0..250).collect::<Vec<_>>());
+    // a bad row in a later chunk: clear error, and the earlier output stays as it was
+    let bad = write(
+        d.path(),
+        "bad.csv",
+        &format!("{}1,2\n", text_rows(&text_of(&data), 150)),
+    );
+    let e = fails(
+        &[
+            "anomalies",
+            &bad,
+            "--model",
+            &m,
+            "--chunk-rows",
+            "100",
+            "-o",
+            &out,
+        ],
+        2,
+    );
+    assert_eq!(
+        e,
+        format!(
+            "error: {bad}: line 152: expected 3 fields like the header, found 2 (ragged row)\n"
+        )
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), text);
+    let e = fails(&["anomalies", &data, "--chunk-rows", "100"], 2);
+    assert!(e.contains("--model"), "{e}");
+    let e = fails(&["anomalies", &data, "--model", &m, "--chunk-rows", "0"], 2);
+    assert_eq!(e, "error: --chunk-rows must be at least 1\n");
+}
+
+fn text_of(path: &str) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+/// The header and the first `n` rows of a CSV text.
+fn text_rows(text: &str, n: usize) -> String {
+    text.lines().take(n + 1).map(|l| format!("{l}\n")).collect()
+}

@@ -2,6 +2,7 @@
 //! cells, remembering each row's line number for error messages.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -80,14 +81,39 @@ fn open(path: &Path) -> Result<Box<dyn Read>> {
     })
 }
 
-/// Records where every line break (`\n` or `\r\n`) that passes through starts and ends, so that
-/// a record's byte position maps to its exact line. The csv crate's own line count skips blank
-/// lines, and its record position points at the blank lines before a record.
+/// Where the line breaks (`\n` or `\r\n`) seen so far start and end, so that a record's byte
+/// position maps to its exact line. The csv crate's own line count skips blank lines, and its
+/// record position points at the blank lines before a record. Breaks before the latest record
+/// are folded into a count, so memory stays bounded however long the file.
+#[derive(Default)]
+struct LineBreaks {
+    before: u64,
+    breaks: VecDeque<(u64, u64)>,
+}
+
+impl LineBreaks {
+    /// The 1-based line of the first record starting at or after `byte`, skipping blank
+    /// lines; forgets the breaks before it.
+    fn line_at(&mut self, byte: u64) -> u64 {
+        let mut b = byte;
+        let mut i = self.breaks.partition_point(|&(_, end)| end < b);
+        while i < self.breaks.len() && self.breaks[i].0 <= b {
+            b = self.breaks[i].1 + 1;
+            i += 1;
+        }
+        let line = self.before + i as u64 + 1;
+        let drop = self.breaks.partition_point(|&(_, end)| end < byte);
+        self.breaks.drain(..drop);
+        self.before += drop as u64;
+        line
+    }
+}
+
 struct LineIndex<R> {
     inner: R,
     offset: u64,
     prev_cr: bool,
-    breaks: Rc<RefCell<Vec<(u64, u64)>>>,
+    breaks: Rc<RefCell<LineBreaks>>,
 }
 
 impl<R: Read> Read for LineIndex<R> {
@@ -97,7 +123,8 @@ impl<R: Read> Read for LineIndex<R> {
         for (i, &b) in buf[..n].iter().enumerate() {
             let at = self.offset + i as u64;
             if b == b'\n' {
-                br.push((if self.prev_cr { at - 1 } else { at }, at));
+                br.breaks
+                    .push_back((if self.prev_cr { at - 1 } else { at }, at));
             }
             self.prev_cr = b == b'\r';
         }
@@ -106,15 +133,136 @@ impl<R: Read> Read for LineIndex<R> {
     }
 }
 
-/// The 1-based line of the first record starting at or after `byte`, skipping blank lines.
-fn line_at(breaks: &[(u64, u64)], byte: u64) -> u64 {
-    let mut b = byte;
-    let mut i = breaks.partition_point(|&(_, end)| end < b);
-    while i < breaks.len() && breaks[i].0 <= b {
-        b = breaks[i].1 + 1;
-        i += 1;
+/// Reads a delimited file in chunks of rows: the whole file at once ([`read_table`]) or a
+/// bounded number of rows at a time for files larger than memory.
+pub struct TableReader {
+    source: PathBuf,
+    name: String,
+    rdr: csv::Reader<LineIndex<Box<dyn Read>>>,
+    breaks: Rc<RefCell<LineBreaks>>,
+    headers: Vec<String>,
+    has_header: bool,
+    pending: Option<(csv::StringRecord, u64)>,
+    rows_read: usize,
+}
+
+impl TableReader {
+    /// Opens the file and reads its header (or, without one, its first row).
+    pub fn open(path: &Path, opts: &ReadOptions) -> Result<TableReader> {
+        let name = path.display().to_string();
+        let breaks = Rc::new(RefCell::new(LineBreaks::default()));
+        let reader = LineIndex {
+            inner: open(path)?,
+            offset: 0,
+            prev_cr: false,
+            breaks: Rc::clone(&breaks),
+        };
+        let rdr = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .delimiter(opts.delimiter)
+            .flexible(true)
+            .from_reader(reader);
+        let mut t = TableReader {
+            source: path.to_path_buf(),
+            name,
+            rdr,
+            breaks,
+            headers: Vec::new(),
+            has_header: opts.has_header,
+            pending: None,
+            rows_read: 0,
+        };
+        let Some((first, line)) = t.next_record()? else {
+            return Err(VaeError::Input(format!("{}: the file is empty", t.name)));
+        };
+        if opts.has_header {
+            let h: Vec<String> = first.iter().map(|c| c.trim().to_string()).collect();
+            for (i, a) in h.iter().enumerate() {
+                if h[..i].contains(a) {
+                    return Err(VaeError::Input(format!(
+                        "{}: line {line}: column name '{a}' appears twice in the header",
+                        t.name
+                    )));
+                }
+            }
+            t.headers = h;
+        } else {
+            t.headers = (0..first.len()).map(|i| format!("c{i}")).collect();
+            t.pending = Some((first, line));
+        }
+        Ok(t)
     }
-    i as u64 + 1
+
+    /// Column names.
+    pub fn headers(&self) -> &[String] {
+        &self.headers
+    }
+
+    fn next_record(&mut self) -> Result<Option<(csv::StringRecord, u64)>> {
+        let mut record = csv::StringRecord::new();
+        loop {
+            let more = self.rdr.read_record(&mut record).map_err(|e| {
+                let breaks = Rc::clone(&self.breaks);
+                csv_error(&self.name, e, &|b| breaks.borrow_mut().line_at(b))
+            })?;
+            if !more {
+                return Ok(None);
+            }
+            let line = record
+                .position()
+                .map_or(0, |p| self.breaks.borrow_mut().line_at(p.byte()));
+            if record.len() == 1 && record.get(0).is_some_and(|c| c.trim().is_empty()) {
+                continue; // blank line
+            }
+            return Ok(Some((record, line)));
+        }
+    }
+
+    /// The next at most `max_rows` rows, or `None` at the end of the file.
+    pub fn next_chunk(&mut self, max_rows: usize) -> Result<Option<Table>> {
+        let n_cols = self.headers.len();
+        let mut columns: Vec<Vec<String>> = vec![Vec::new(); n_cols];
+        let mut lines = Vec::new();
+        while lines.len() < max_rows {
+            let next = match self.pending.take() {
+                Some(p) => Some(p),
+                None => self.next_record()?,
+            };
+            let Some((record, line)) = next else { break };
+            if record.len() != n_cols {
+                return Err(VaeError::Input(format!(
+                    "{}: line {line}: expected {n_cols} fields like the {}, found {} (ragged row)",
+                    self.name,
+                    if self.has_header {
+                        "header"
+                    } else {
+                        "first row"
+                    },
+                    record.len()
+                )));
+            }
+            for (c, cell) in record.iter().enumerate() {
+                columns[c].push(cell.trim().to_string());
+            }
+            lines.push(line);
+        }
+        if lines.is_empty() {
+            if self.rows_read == 0 {
+                return Err(VaeError::Input(format!(
+                    "{}: no data rows (only a header)",
+                    self.name
+                )));
+            }
+            return Ok(None);
+        }
+        self.rows_read += lines.len();
+        Ok(Some(Table {
+            source: self.source.clone(),
+            headers: self.headers.clone(),
+            columns,
+            lines,
+        }))
+    }
 }
 
 /// Reads a whole delimited file into a [`Table`].
@@ -122,84 +270,9 @@ fn line_at(breaks: &[(u64, u64)], byte: u64) -> u64 {
 /// Errors name the file and line: a missing or unreadable file, an empty file, a header
 /// without rows, a ragged row, a duplicated column name.
 pub fn read_table(path: &Path, opts: &ReadOptions) -> Result<Table> {
-    let name = path.display().to_string();
-    let breaks = Rc::new(RefCell::new(Vec::new()));
-    let reader = LineIndex {
-        inner: open(path)?,
-        offset: 0,
-        prev_cr: false,
-        breaks: Rc::clone(&breaks),
-    };
-    let line_of = |byte: u64| line_at(&breaks.borrow(), byte);
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .delimiter(opts.delimiter)
-        .flexible(true)
-        .from_reader(reader);
-    let mut headers: Option<Vec<String>> = None;
-    let mut columns: Vec<Vec<String>> = Vec::new();
-    let mut lines = Vec::new();
-    let mut record = csv::StringRecord::new();
-    loop {
-        let more = rdr
-            .read_record(&mut record)
-            .map_err(|e| csv_error(&name, e, &line_of))?;
-        if !more {
-            break;
-        }
-        let line = record.position().map_or(0, |p| line_of(p.byte()));
-        if record.len() == 1 && record.get(0).is_some_and(|c| c.trim().is_empty()) {
-            continue; // blank line
-        }
-        match &headers {
-            None => {
-                let n = record.len();
-                if opts.has_header {
-                    let h: Vec<String> = record.iter().map(|c| c.trim().to_string()).collect();
-                    for (i, a) in h.iter().enumerate() {
-                        if h[..i].contains(a) {
-                            return Err(VaeError::Input(format!(
-                                "{name}: line {line}: column name '{a}' appears twice in the header"
-                            )));
-                        }
-                    }
-                    headers = Some(h);
-                    columns = vec![Vec::new(); n];
-                    continue;
-                }
-                headers = Some((0..n).map(|i| format!("c{i}")).collect());
-                columns = vec![Vec::new(); n];
-            }
-            Some(h) => {
-                if record.len() != h.len() {
-                    return Err(VaeError::Input(format!(
-                        "{name}: line {line}: expected {} fields like the {}, found {} (ragged row)",
-                        h.len(),
-                        if opts.has_header { "header" } else { "first row" },
-                        record.len()
-                    )));
-                }
-            }
-        }
-        for (c, cell) in record.iter().enumerate() {
-            columns[c].push(cell.trim().to_string());
-        }
-        lines.push(line);
-    }
-    let Some(headers) = headers else {
-        return Err(VaeError::Input(format!("{name}: the file is empty")));
-    };
-    if lines.is_empty() {
-        return Err(VaeError::Input(format!(
-            "{name}: no data rows (only a header)"
-        )));
-    }
-    Ok(Table {
-        source: path.to_path_buf(),
-        headers,
-        columns,
-        lines,
-    })
+    let mut r = TableReader::open(path, opts)?;
+    Ok(r.next_chunk(usize::MAX)?
+        .expect("at least one row, or an error"))
 }
 
 fn csv_error(name: &str, e: csv::Error, line_of: &dyn Fn(u64) -> u64) -> VaeError {
@@ -241,6 +314,32 @@ mod tests {
         );
         assert_eq!(t.columns[1], vec!["2", "4", "6", "8"]);
         assert_eq!(t.lines, vec![2, 4, 7, 9]);
+    }
+
+    #[test]
+    fn chunks_cover_the_file_with_exact_lines() {
+        let d = tempfile::tempdir().unwrap();
+        let p = write(&d, "c.csv", "a\n1\n2\n\n3\n4\n5\n");
+        let mut r = TableReader::open(&p, &ReadOptions::default()).unwrap();
+        let mut got = Vec::new();
+        while let Some(t) = r.next_chunk(2).unwrap() {
+            assert!(t.n_rows() <= 2);
+            got.extend(t.columns[0].iter().cloned().zip(t.lines.iter().copied()));
+        }
+        let want: Vec<(String, u64)> = [("1", 2), ("2", 3), ("3", 5), ("4", 6), ("5", 7)]
+            .iter()
+            .map(|&(v, l)| (v.to_string(), l))
+            .collect();
+        assert_eq!(got, want);
+        // a ragged row in a later chunk still names its line
+        let p = write(&d, "r.csv", "a,b\n1,2\n3,4\n5\n");
+        let mut r = TableReader::open(&p, &ReadOptions::default()).unwrap();
+        assert_eq!(r.next_chunk(2).unwrap().unwrap().n_rows(), 2);
+        let e = r.next_chunk(2).unwrap_err().to_string();
+        assert!(
+            e.ends_with("r.csv: line 4: expected 2 fields like the header, found 1 (ragged row)"),
+            "{e}"
+        );
     }
 
     #[test]

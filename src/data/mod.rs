@@ -6,7 +6,7 @@ pub mod csv_read;
 pub mod idx;
 pub mod schema;
 
-pub use csv_read::{read_table, ReadOptions, Table};
+pub use csv_read::{read_table, ReadOptions, Table, TableReader};
 pub use schema::{DataOptions, Impute, Prepared, Scale, Schema};
 
 /// A dense row-major matrix of `f32`: the one buffer every batch is cut from.

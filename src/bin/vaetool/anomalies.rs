@@ -51,6 +51,11 @@ pub struct Args {
     /// `--contamination`/`--fpr` quantiles then come from the clean rows' scores.
     #[arg(long = "train", value_name = "CLEAN_CSV", conflicts_with = "model")]
     train_file: Option<PathBuf>,
+    /// Stream DATA in chunks of this many rows (needs --model): memory stays bounded however
+    /// large the file, output is written as it goes, and rows/s is reported. Streamed output
+    /// has no `rank` column (it needs every score) and prints no metrics.
+    #[arg(long, requires = "model")]
+    chunk_rows: Option<usize>,
     /// Keep the model trained for this run in this directory.
     #[arg(long)]
     save_model: Option<PathBuf>,
@@ -77,6 +82,153 @@ fn absolute(a: &Args) -> Option<Threshold> {
         value: v,
         source: ThresholdSource::Absolute,
     })
+}
+
+/// The threshold of a run with a saved model: `--threshold`, a quantile of the stored
+/// training-score reference (`--contamination`/`--fpr`, stored for later runs), or the stored one.
+fn model_threshold(
+    a: &Args,
+    m: &vaetool::modeldir::LoadedModel<vaetool::backend::Cpu>,
+    dir: &std::path::Path,
+    kind: ScoreKind,
+) -> Result<Option<Threshold>> {
+    let mut state = m.anomaly()?;
+    let threshold = if let Some(t) = absolute(&a) {
+        Some(t)
+    } else if a.contamination.is_some() || a.fpr.is_some() {
+        let s = state.as_mut().ok_or_else(|| {
+            VaeError::Model(format!(
+                "{}: has no training-score reference (anomaly.json); retrain it with \
+                 vaetool train",
+                dir.display()
+            ))
+        })?;
+        if s.score != kind {
+            return Err(VaeError::Usage(format!(
+                "{}: the training-score reference was computed with --score {}; a \
+                 quantile threshold needs the same score (or use --threshold)",
+                dir.display(),
+                s.score.name()
+            ))
+            .into());
+        }
+        let t = quantile_request(&a, &s.reference)?;
+        s.threshold = t;
+        m.save_anomaly(s)?;
+        eprintln!("stored the threshold in {}", dir.display());
+        t
+    } else {
+        match state {
+            Some(s) if s.threshold.is_some() && s.score != kind => {
+                eprintln!(
+                    "warning: the stored threshold is for --score {}; rows are not flagged",
+                    s.score.name()
+                );
+                None
+            }
+            Some(s) => s.threshold,
+            None => None,
+        }
+    };
+    Ok(threshold)
+}
+
+/// Scores a file chunk by chunk with a saved model, writing as it goes.
+fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize) -> Result<()> {
+    if chunk_rows == 0 {
+        return Err(VaeError::Usage("--chunk-rows must be at least 1".into()).into());
+    }
+    let m = pipeline::load(dir)?;
+    let kind = a
+        .score
+        .unwrap_or_else(|| infer::default_score(&m.config.model));
+    infer::check_score(&m.config.model, kind)?;
+    let n_features = m.config.schema.features.len();
+    if let Some(k) = a.explain {
+        if k > n_features {
+            return Err(VaeError::Usage(format!(
+                "--explain {k} is larger than the number of feature columns ({n_features})"
+            ))
+            .into());
+        }
+    }
+    let threshold = model_threshold(a, &m, dir, kind)?;
+    let device = Default::default();
+    let start = std::time::Instant::now();
+    let mut reader = vaetool::data::TableReader::open(&a.data.data, &a.data.read_options())?;
+    let mut out = Some(out);
+    let mut sink = None;
+    let (mut rows, mut flagged, mut chunk) = (0usize, 0usize, 0u64);
+    let features = &m.config.schema.features;
+    while let Some(t) = reader.next_chunk(chunk_rows)? {
+        let p = pipeline::prepare_with(&m.config.schema, &t, &a.data)?;
+        // a different seed per chunk: reproducible, and no repeated noise pattern
+        let scores = pipeline::scores_of(
+            &m.model,
+            &m.config.model,
+            &p.x,
+            kind,
+            a.samples,
+            a.train.seed.wrapping_add(chunk),
+        );
+        let explained = a.explain.map(|k| {
+            infer::explain(
+                &m.model,
+                &m.config.model,
+                &m.config.schema,
+                &p.x,
+                k,
+                &device,
+            )
+        });
+        if sink.is_none() {
+            let mut header = vec![p.id_name.clone(), "score".to_string()];
+            if threshold.is_some() {
+                header.push("is_anomaly".into());
+            }
+            for i in 1..=a.explain.unwrap_or(0) {
+                header.push(format!("top_feature_{i}"));
+                header.push(format!("top_contribution_{i}"));
+            }
+            sink = Some(out.take().expect("one output").csv_sink(&header)?);
+        }
+        let s = sink.as_mut().expect("opened above");
+        let global_ids = p.id_name == "row" && m.config.schema.id_column.is_none();
+        for (i, &score) in scores.iter().enumerate() {
+            let id = if global_ids {
+                (rows + i).to_string()
+            } else {
+                p.ids[i].clone()
+            };
+            let mut r = vec![id, fmt_f(score)];
+            if let Some(t) = threshold {
+                flagged += usize::from(score > t.value);
+                r.push(u8::from(score > t.value).to_string());
+            }
+            if let Some(e) = &explained {
+                for &(f, v) in &e[i] {
+                    r.push(features[f].name().to_string());
+                    r.push(fmt_f(v));
+                }
+            }
+            s.write(r)?;
+        }
+        rows += scores.len();
+        chunk += 1;
+    }
+    sink.expect("a file has at least one row").finish()?;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "scored {rows} rows in {secs:.2}s ({:.0} rows/s) in chunks of {chunk_rows}",
+        rows as f64 / secs
+    );
+    if let Some(t) = threshold {
+        eprintln!(
+            "flagged {flagged} of {rows} rows ({:.2}%) at threshold {t}",
+            100.0 * flagged as f64 / rows as f64
+        );
+    }
+    Ok(())
 }
 
 pub fn run(a: Args) -> Result<()> {
@@ -108,6 +260,9 @@ pub fn run(a: Args) -> Result<()> {
         pipeline::check_flags(&a.train, vaetool::model::Prior::Standard)?;
     }
     let out = Output::create(a.output.as_deref())?;
+    if let (Some(n), Some(dir)) = (a.chunk_rows, &a.model) {
+        return run_streaming(&a, out, dir, n);
+    }
     let table = pipeline::read(&a.data)?;
     let seed = a.train.seed;
     let device = Default::default();
@@ -121,44 +276,7 @@ pub fn run(a: Args) -> Result<()> {
             let p = pipeline::prepare_with(&m.config.schema, &table, &a.data)?;
             let scores =
                 pipeline::scores_of(&m.model, &m.config.model, &p.x, kind, a.samples, seed);
-            let mut state = m.anomaly()?;
-            let threshold = if let Some(t) = absolute(&a) {
-                Some(t)
-            } else if a.contamination.is_some() || a.fpr.is_some() {
-                let s = state.as_mut().ok_or_else(|| {
-                    VaeError::Model(format!(
-                        "{}: has no training-score reference (anomaly.json); retrain it with \
-                         vaetool train",
-                        dir.display()
-                    ))
-                })?;
-                if s.score != kind {
-                    return Err(VaeError::Usage(format!(
-                        "{}: the training-score reference was computed with --score {}; a \
-                         quantile threshold needs the same score (or use --threshold)",
-                        dir.display(),
-                        s.score.name()
-                    ))
-                    .into());
-                }
-                let t = quantile_request(&a, &s.reference)?;
-                s.threshold = t;
-                m.save_anomaly(s)?;
-                eprintln!("stored the threshold in {}", dir.display());
-                t
-            } else {
-                match state {
-                    Some(s) if s.threshold.is_some() && s.score != kind => {
-                        eprintln!(
-                            "warning: the stored threshold is for --score {}; rows are not flagged",
-                            s.score.name()
-                        );
-                        None
-                    }
-                    Some(s) => s.threshold,
-                    None => None,
-                }
-            };
+            let threshold = model_threshold(&a, &m, dir, kind)?;
             (scores, threshold, p, m.model, m.config)
         }
         None => {
