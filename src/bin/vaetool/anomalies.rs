@@ -93,7 +93,7 @@ fn model_threshold(
     kind: ScoreKind,
 ) -> Result<Option<Threshold>> {
     let mut state = m.anomaly()?;
-    let threshold = if let Some(t) = absolute(&a) {
+    let threshold = if let Some(t) = absolute(a) {
         Some(t)
     } else if a.contamination.is_some() || a.fpr.is_some() {
         let s = state.as_mut().ok_or_else(|| {
@@ -112,7 +112,7 @@ fn model_threshold(
             ))
             .into());
         }
-        let t = quantile_request(&a, &s.reference)?;
+        let t = quantile_request(a, &s.reference)?;
         s.threshold = t;
         m.save_anomaly(s)?;
         eprintln!("stored the threshold in {}", dir.display());
