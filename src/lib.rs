@@ -1,19 +1,25 @@
 //! vaetool: clusters and anomalies in tabular data with variational autoencoders.
 //!
 //! The library is organised by concern:
-//! - [`data`]: reading CSV, the data schema and its preprocessing (imputation, one-hot
-//!   encoding, scaling), learned at training time and stored with the model;
-//! - [`model`]: the MLP VAE (burn modules, generic over the backend) and its loss terms;
-//! - [`train`]: the training loop (Adam, shuffling, early stopping, NaN guard);
-//! - [`infer`]: embedding and anomaly scoring on the plain (non-autodiff) backend;
+//! - [`data`]: reading CSV (whole or in chunks) and IDX, the data schema and its preprocessing
+//!   (imputation, one-hot encoding, scaling), learned at training time and stored with the model;
+//! - [`model`]: the MLP VAE (burn modules, generic over the backend), its priors (standard,
+//!   VaDE mixture, Su), variants (poor man's, FactorVAE) and loss terms;
+//! - [`train`]: the training loop (Adam, shuffling, early stopping, NaN guard, the β-VAE
+//!   capacity objective, FactorVAE's discriminator);
+//! - [`onestep`]: one-step clustering (VaDE, Su): pretraining, GMM initialization, restarts;
+//! - [`infer`]: embedding, cluster probabilities, anomaly scores (ELBO, IWAE, reconstruction)
+//!   and explanations on the plain (non-autodiff) backend;
+//! - [`generate`]: sampling rows from the prior or one cluster;
 //! - [`cluster`]: K-means and GMM on latent means (linfa), BIC model selection;
 //! - [`anomaly`]: thresholds (absolute, contamination) and the stored reference scores;
 //! - [`metrics`]: clustering ACC/NMI/ARI and anomaly ROC-AUC/AP;
 //! - [`modeldir`]: the on-disk model directory;
 //! - [`output`]: atomic CSV output.
 //!
-//! The math follows `ALGORITHMS.md` (Kingma & Welling 2014 for the VAE; Burda et al. 2016
-//! for importance weighting).
+//! The math follows `ALGORITHMS.md` (Kingma & Welling 2014 for the VAE; Jiang et al. 2017 for
+//! VaDE; Su 2018; Higgins et al. 2017 and Burgess et al. 2018 for β-VAE; Kim & Mnih 2018 for
+//! FactorVAE; Burda et al. 2016 for importance weighting).
 
 pub mod anomaly;
 pub mod backend;
