@@ -9,6 +9,17 @@ pub mod schema;
 pub use csv_read::{read_table, ReadOptions, Table, TableReader};
 pub use schema::{DataOptions, Impute, Prepared, Scale, Schema};
 
+/// Index of the largest value (the first on ties; 0 for an empty slice).
+pub fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .fold(
+            (0, f32::NEG_INFINITY),
+            |b, (i, &x)| if x > b.1 { (i, x) } else { b },
+        )
+        .0
+}
+
 /// A dense row-major matrix of `f32`: the one buffer every batch is cut from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Matrix {

@@ -95,15 +95,7 @@ mod tests {
     use super::*;
     use crate::backend::Cpu;
 
-    fn t2(rows: usize, v: &[f32]) -> Tensor<Cpu, 2> {
-        Tensor::from_data(
-            TensorData::new(v.to_vec(), [rows, v.len() / rows]),
-            &Default::default(),
-        )
-    }
-    fn vec1(t: Tensor<Cpu, 1>) -> Vec<f32> {
-        t.into_data().to_vec::<f32>().unwrap()
-    }
+    use crate::model::testutil::{t2, v1 as vec1};
 
     #[test]
     fn poor_man_capacity_and_discriminator_terms_by_hand() {

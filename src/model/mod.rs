@@ -9,3 +9,23 @@ pub use mlp::{
     VaeConfig, Variant,
 };
 pub use prior::Objective;
+
+/// Small tensors for the unit tests of the loss terms.
+#[cfg(test)]
+pub(crate) mod testutil {
+    use crate::backend::Cpu;
+    use burn::prelude::*;
+
+    /// A `rows × (len / rows)` tensor from values.
+    pub fn t2(rows: usize, v: &[f32]) -> Tensor<Cpu, 2> {
+        Tensor::from_data(
+            TensorData::new(v.to_vec(), [rows, v.len() / rows]),
+            &Default::default(),
+        )
+    }
+
+    /// The values of a 1-D tensor.
+    pub fn v1(t: Tensor<Cpu, 1>) -> Vec<f32> {
+        t.into_data().to_vec::<f32>().unwrap()
+    }
+}

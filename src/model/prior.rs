@@ -215,15 +215,7 @@ mod tests {
     use super::*;
     use crate::backend::Cpu;
 
-    fn t2(rows: usize, v: &[f32]) -> Tensor<Cpu, 2> {
-        Tensor::from_data(
-            TensorData::new(v.to_vec(), [rows, v.len() / rows]),
-            &Default::default(),
-        )
-    }
-    fn v1(t: Tensor<Cpu, 1>) -> Vec<f32> {
-        t.into_data().to_vec().unwrap()
-    }
+    use crate::model::testutil::{t2, v1};
 
     #[test]
     fn one_standard_component_reduces_to_the_plain_kl() {
