@@ -177,27 +177,13 @@ impl Fitted {
             },
             Fitted::Gmm { model } => {
                 let p = model.predict_proba(&data);
-                let labels = p
-                    .rows()
-                    .into_iter()
-                    .map(|r| {
-                        r.iter()
-                            .enumerate()
-                            .fold(
-                                (0, f64::NEG_INFINITY),
-                                |b, (i, &v)| if v > b.1 { (i, v) } else { b },
-                            )
-                            .0
-                    })
-                    .collect();
-                let k = p.ncols();
+                let probs =
+                    Matrix::new(p.nrows(), p.ncols(), p.iter().map(|&v| v as f32).collect());
                 Assignment {
-                    labels,
-                    probabilities: Some(Matrix::new(
-                        p.nrows(),
-                        k,
-                        p.iter().map(|&v| v as f32).collect(),
-                    )),
+                    labels: (0..probs.rows)
+                        .map(|i| crate::data::argmax(probs.row(i)))
+                        .collect(),
+                    probabilities: Some(probs),
                 }
             }
         }

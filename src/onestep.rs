@@ -161,18 +161,7 @@ pub fn train_one_step<B: AutodiffBackend>(
 
 /// Index of the largest value in every row.
 pub fn argmax_rows(p: &Matrix) -> Vec<usize> {
-    (0..p.rows)
-        .map(|i| {
-            p.row(i)
-                .iter()
-                .enumerate()
-                .fold(
-                    (0, f32::NEG_INFINITY),
-                    |b, (j, &v)| if v > b.1 { (j, v) } else { b },
-                )
-                .0
-        })
-        .collect()
+    (0..p.rows).map(|i| crate::data::argmax(p.row(i))).collect()
 }
 
 /// The prior for a one-step method name.

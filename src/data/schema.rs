@@ -471,15 +471,7 @@ impl Schema {
                             }
                             Feature::Categorical { categories, .. } => {
                                 let block = &row[offset..offset + categories.len()];
-                                let best = block
-                                    .iter()
-                                    .enumerate()
-                                    .fold(
-                                        (0, f32::NEG_INFINITY),
-                                        |b, (i, &v)| if v > b.1 { (i, v) } else { b },
-                                    )
-                                    .0;
-                                categories[best].clone()
+                                categories[super::argmax(block)].clone()
                             }
                         };
                         offset += f.width();
