@@ -1422,3 +1422,24 @@ fn text_of(path: &str) -> String {
 fn text_rows(text: &str, n: usize) -> String {
     text.lines().take(n + 1).map(|l| format!("{l}\n")).collect()
 }
+
+#[test]
+fn scoring_missing_values_needs_the_models_imputer() {
+    let d = tmp();
+    let small = small_csv(d.path());
+    let m = s(&d.path().join("m"));
+    ok(&["train", &small, "--epochs", "2", "-q", "-o", &m]);
+    let nan = write(d.path(), "nan.csv", "a,b,c\n1,2,3\n4,,6\n");
+    let e = fails(&["anomalies", &nan, "--model", &m, "-o", "-"], 2);
+    assert_eq!(
+        e,
+        format!("error: {nan}: line 3, column 'b': missing or non-finite value \"\" (hint: the model was trained without --impute; retrain it with --impute mean or median)\n")
+    );
+    // a model trained with an imputer fills them with the training statistics
+    let mi = s(&d.path().join("mi"));
+    ok(&[
+        "train", &small, "--impute", "median", "--epochs", "2", "-q", "-o", &mi,
+    ]);
+    let (out, _) = ok(&["anomalies", &nan, "--model", &mi]);
+    assert_eq!(out.lines().count(), 3);
+}

@@ -181,14 +181,18 @@ fn parse_cell(table: &Table, col: usize, row: usize) -> Result<Cell> {
     }
 }
 
-fn missing_error(table: &Table, col: usize, row: usize) -> VaeError {
+fn missing_error(table: &Table, col: usize, row: usize, training: bool) -> VaeError {
     VaeError::Input(format!(
-        "{}: line {}, column '{}': missing or non-finite value \"{}\" \
-         (hint: --impute mean or --impute median fills missing values)",
+        "{}: line {}, column '{}': missing or non-finite value \"{}\" (hint: {})",
         table.source_name(),
         table.lines[row],
         table.headers[col],
-        table.columns[col][row]
+        table.columns[col][row],
+        if training {
+            "--impute mean or --impute median fills missing values"
+        } else {
+            "the model was trained without --impute; retrain it with --impute mean or median"
+        }
     ))
 }
 
@@ -286,7 +290,7 @@ impl Schema {
                 )));
             }
             let fill = match (first_missing, opts.impute) {
-                (Some(r), None) => return Err(missing_error(table, col, r)),
+                (Some(r), None) => return Err(missing_error(table, col, r, true)),
                 (Some(_), Some(imp)) | (None, Some(imp)) => {
                     let mut sorted = values.clone();
                     sorted.sort_by(f64::total_cmp);
@@ -406,7 +410,7 @@ impl Schema {
                             Cell::Value(v) => v,
                             Cell::Missing => match fill {
                                 Some(f) => *f,
-                                None => return Err(missing_error(table, col, r)),
+                                None => return Err(missing_error(table, col, r, false)),
                             },
                         };
                         data[r * d + offset] = ((v - center) / scale) as f32;
