@@ -121,6 +121,31 @@ pub fn fpr_threshold(reference: &[f64], p: f64) -> Result<Threshold> {
     })
 }
 
+/// Empirical-CDF percentile of `score` among sorted `reference` scores, ties counted half:
+/// the share of reference rows scoring lower. In [0, 1].
+pub fn percentile(sorted_reference: &[f64], score: f64) -> f64 {
+    let below = sorted_reference.partition_point(|&r| r < score);
+    let not_above = sorted_reference.partition_point(|&r| r <= score);
+    (below as f64 + 0.5 * (not_above - below) as f64) / sorted_reference.len().max(1) as f64
+}
+
+/// An ensemble's score of every row: the mean over models of the row's percentile among that
+/// model's training scores. Scored on the training rows themselves this is a rank average.
+/// `scores[m]` are model m's scores of the rows, `references[m]` its sorted training scores.
+pub fn ensemble_scores(scores: &[Vec<f64>], references: &[Vec<f64>]) -> Vec<f64> {
+    let n = scores.first().map_or(0, Vec::len);
+    (0..n)
+        .map(|i| {
+            scores
+                .iter()
+                .zip(references)
+                .map(|(s, r)| percentile(r, s[i]))
+                .sum::<f64>()
+                / scores.len() as f64
+        })
+        .collect()
+}
+
 /// Rank of every score, 1 for the most anomalous (ties broken by row order).
 pub fn ranks(scores: &[f64]) -> Vec<usize> {
     let mut idx: Vec<usize> = (0..scores.len()).collect();
@@ -179,6 +204,25 @@ mod tests {
         assert_eq!(r.len(), REFERENCE_POINTS);
         assert_eq!(r[0], 0.0);
         assert_eq!(*r.last().unwrap(), 49_999.0);
+    }
+
+    #[test]
+    fn percentiles_and_rank_averaging() {
+        let r = vec![1.0, 2.0, 2.0, 4.0];
+        assert_eq!(percentile(&r, 0.5), 0.0);
+        assert_eq!(percentile(&r, 2.0), 0.5); // one below, two tied
+        assert_eq!(percentile(&r, 5.0), 1.0);
+        // two models that disagree on scale but agree on order give the order's percentiles
+        let a = vec![10.0, 30.0, 20.0];
+        let b = vec![0.1, 0.3, 0.2];
+        let refs: Vec<Vec<f64>> = [&a, &b].iter().map(|v| reference_scores(v)).collect();
+        let e = ensemble_scores(&[a.clone(), b.clone()], &refs);
+        assert_eq!(e, vec![1.0 / 6.0, 5.0 / 6.0, 0.5]);
+        // disagreeing order averages
+        let c = vec![0.3, 0.1, 0.2];
+        let refs: Vec<Vec<f64>> = [&a, &c].iter().map(|v| reference_scores(v)).collect();
+        let e = ensemble_scores(&[a, c], &refs);
+        assert_eq!(e, vec![0.5, 0.5, 0.5]);
     }
 
     #[test]

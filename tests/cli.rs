@@ -1443,3 +1443,55 @@ fn scoring_missing_values_needs_the_models_imputer() {
     let (out, _) = ok(&["anomalies", &nan, "--model", &mi]);
     assert_eq!(out.lines().count(), 3);
 }
+
+#[test]
+fn ensembles_average_percentiles() {
+    let d = tmp();
+    let wine = dataset("wine.csv");
+    let out = s(&d.path().join("e.csv"));
+    let (_, err) = ok(&[
+        "anomalies",
+        &wine,
+        "--exclude",
+        "class",
+        "--ensemble",
+        "3",
+        "--epochs",
+        "10",
+        "--contamination",
+        "0.1",
+        "-o",
+        &out,
+    ]);
+    for m in 1..=3 {
+        assert!(
+            err.contains(&format!("ensemble model {m}/3 (seed {})", 41 + m)),
+            "{err}"
+        );
+    }
+    assert!(err.contains("flagged 18 of 178 rows"), "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    let scores: Vec<f64> = text
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert!(scores.iter().all(|s| (0.0..=1.0).contains(s)));
+    // percentiles of 178 rows averaged over 3 models: the mean is exactly 1/2
+    let mean = scores.iter().sum::<f64>() / scores.len() as f64;
+    assert!((mean - 0.5).abs() < 1e-9, "{mean}");
+    let e = fails(
+        &[
+            "anomalies",
+            &wine,
+            "--ensemble",
+            "2",
+            "--save-model",
+            &s(&d.path().join("m")),
+            "-o",
+            &out,
+        ],
+        2,
+    );
+    assert!(e.contains("cannot be used with"), "{e}");
+}

@@ -51,6 +51,11 @@ pub struct Args {
     /// `--contamination`/`--fpr` quantiles then come from the clean rows' scores.
     #[arg(long = "train", value_name = "CLEAN_CSV", conflicts_with = "model")]
     train_file: Option<PathBuf>,
+    /// Train N models from consecutive seeds and average each row's percentile among every
+    /// model's training scores (a rank average when DATA is the training data). Scores are
+    /// then in [0, 1].
+    #[arg(long, default_value_t = 1, conflicts_with_all = ["model", "save_model", "explain"])]
+    ensemble: usize,
     /// Stream DATA in chunks of this many rows (needs --model): memory stays bounded however
     /// large the file, output is written as it goes, and rows/s is reported. Streamed output
     /// has no `rank` column (it needs every score) and prints no metrics.
@@ -131,6 +136,79 @@ fn model_threshold(
         }
     };
     Ok(threshold)
+}
+
+type Scored = (
+    Vec<f64>,
+    Option<Threshold>,
+    vaetool::data::Prepared,
+    vaetool::model::MlpVae<vaetool::backend::Cpu>,
+    vaetool::modeldir::ModelConfig,
+);
+
+/// `--ensemble N`: N models from seeds `seed..seed+N`, each row's score the mean percentile
+/// among the models' training scores.
+fn run_ensemble(a: &Args, table: &vaetool::data::Table, seed: u64) -> Result<Scored> {
+    let clean;
+    let (train_table, train_args) = match &a.train_file {
+        Some(path) => {
+            let mut d = crate::args::DataArgs {
+                data: path.clone(),
+                ..a.data.clone()
+            };
+            clean = pipeline::read(&d)?;
+            d.label_column = d.label_column.filter(|c| clean.column_index(c).is_some());
+            (&clean, d)
+        }
+        None => (table, a.data.clone()),
+    };
+    let (mut data_scores, mut train_scores, mut refs) = (Vec::new(), Vec::new(), Vec::new());
+    let mut first = None;
+    for m in 0..a.ensemble {
+        let mut targs = a.train.clone();
+        targs.seed = seed.wrapping_add(m as u64);
+        if !a.train.quiet {
+            eprintln!(
+                "ensemble model {}/{} (seed {})",
+                m + 1,
+                a.ensemble,
+                targs.seed
+            );
+        }
+        let t = pipeline::train_model(train_table, &train_args, &a.features, &targs)?;
+        let kind = a
+            .score
+            .unwrap_or_else(|| infer::default_score(&t.config.model));
+        infer::check_score(&t.config.model, kind)?;
+        let ts = pipeline::scores_of(
+            &t.model,
+            &t.config.model,
+            &t.data.x,
+            kind,
+            a.samples,
+            targs.seed,
+        );
+        let (ds, p) = if a.train_file.is_some() {
+            let p = pipeline::prepare_with(&t.config.schema, table, &a.data)?;
+            (
+                pipeline::scores_of(&t.model, &t.config.model, &p.x, kind, a.samples, targs.seed),
+                p,
+            )
+        } else {
+            (ts.clone(), t.data.clone())
+        };
+        refs.push(reference_scores(&ts));
+        train_scores.push(ts);
+        data_scores.push(ds);
+        if first.is_none() {
+            first = Some((p, t.model, t.config));
+        }
+    }
+    let scores = vaetool::anomaly::ensemble_scores(&data_scores, &refs);
+    let reference = reference_scores(&vaetool::anomaly::ensemble_scores(&train_scores, &refs));
+    let threshold = absolute(a).or(quantile_request(a, &reference)?);
+    let (p, model, config) = first.expect("at least two models");
+    Ok((scores, threshold, p, model, config))
 }
 
 /// Scores a file chunk by chunk with a saved model, writing as it goes.
@@ -279,6 +357,7 @@ pub fn run(a: Args) -> Result<()> {
             let threshold = model_threshold(&a, &m, dir, kind)?;
             (scores, threshold, p, m.model, m.config)
         }
+        None if a.ensemble > 1 => run_ensemble(&a, &table, seed)?,
         None => {
             if let Some(kind) = a.score {
                 let probe =
