@@ -138,6 +138,21 @@ fn model_threshold(
     Ok(threshold)
 }
 
+/// The `--train` file of known-good rows, read, with the data flags that fit it (its label
+/// column may be missing); `None` when the model trains on DATA itself.
+fn load_training(a: &Args) -> Result<Option<(vaetool::data::Table, crate::args::DataArgs)>> {
+    let Some(path) = &a.train_file else {
+        return Ok(None);
+    };
+    let mut d = crate::args::DataArgs {
+        data: path.clone(),
+        ..a.data.clone()
+    };
+    let t = pipeline::read(&d)?;
+    d.label_column = d.label_column.filter(|c| t.column_index(c).is_some());
+    Ok(Some((t, d)))
+}
+
 type Scored = (
     Vec<f64>,
     Option<Threshold>,
@@ -149,17 +164,9 @@ type Scored = (
 /// `--ensemble N`: N models from seeds `seed..seed+N`, each row's score the mean percentile
 /// among the models' training scores.
 fn run_ensemble(a: &Args, table: &vaetool::data::Table, seed: u64) -> Result<Scored> {
-    let clean;
-    let (train_table, train_args) = match &a.train_file {
-        Some(path) => {
-            let mut d = crate::args::DataArgs {
-                data: path.clone(),
-                ..a.data.clone()
-            };
-            clean = pipeline::read(&d)?;
-            d.label_column = d.label_column.filter(|c| clean.column_index(c).is_some());
-            (&clean, d)
-        }
+    let clean = load_training(a)?;
+    let (train_table, train_args) = match &clean {
+        Some((t, d)) => (t, d.clone()),
         None => (table, a.data.clone()),
     };
     let (mut data_scores, mut train_scores, mut refs) = (Vec::new(), Vec::new(), Vec::new());
@@ -364,19 +371,10 @@ pub fn run(a: Args) -> Result<()> {
                     vaetool::model::VaeConfig::new(1, vec![], 1).with_variant(a.train.variant);
                 infer::check_score(&probe, kind)?;
             }
-            // Train on DATA itself (the usual unsupervised case), or on known-good rows, which
-            // need not carry the label column.
-            let clean;
-            let (train_table, train_args) = match &a.train_file {
-                Some(path) => {
-                    let mut d = crate::args::DataArgs {
-                        data: path.clone(),
-                        ..a.data.clone()
-                    };
-                    clean = pipeline::read(&d)?;
-                    d.label_column = d.label_column.filter(|c| clean.column_index(c).is_some());
-                    (&clean, d)
-                }
+            // Train on DATA itself (the usual unsupervised case), or on known-good rows.
+            let clean = load_training(&a)?;
+            let (train_table, train_args) = match &clean {
+                Some((t, d)) => (t, d.clone()),
                 None => (&table, a.data.clone()),
             };
             let t = pipeline::train_model(train_table, &train_args, &a.features, &a.train)?;
