@@ -188,7 +188,9 @@ pub struct Trained<B: Backend> {
     pub best_epoch: usize,
 }
 
-fn check_inputs(x: &Matrix, vae: &VaeConfig) -> Result<()> {
+/// Checks the data against the network: input width, and inputs in [0, 1] for a Bernoulli
+/// likelihood.
+pub fn check_inputs(x: &Matrix, vae: &VaeConfig) -> Result<()> {
     if x.cols != vae.input_dim {
         return Err(VaeError::Usage(format!(
             "the data has {} inputs but the model expects {}",

@@ -1495,3 +1495,115 @@ fn ensembles_average_percentiles() {
     );
     assert!(e.contains("cannot be used with"), "{e}");
 }
+
+#[test]
+fn network_and_training_flags_are_recorded_and_honoured() {
+    let d = tmp();
+    let wine = dataset("wine.csv");
+    let m = d.path().join("m");
+    ok(&[
+        "train",
+        &wine,
+        "--exclude",
+        "class",
+        "--hidden",
+        "24,12",
+        "--latent",
+        "3",
+        "--likelihood",
+        "bernoulli",
+        "--scale",
+        "minmax",
+        "--beta",
+        "2",
+        "--kl-warmup",
+        "5",
+        "--batch-size",
+        "32",
+        "--lr",
+        "0.002",
+        "--val-fraction",
+        "0.2",
+        "--patience",
+        "2",
+        "--epochs",
+        "300",
+        "-q",
+        "-o",
+        &s(&m),
+    ]);
+    let cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("config.json")).unwrap()).unwrap();
+    assert_eq!(cfg["model"]["hidden"], serde_json::json!([24, 12]));
+    assert_eq!(cfg["model"]["latent"], 3);
+    assert_eq!(cfg["model"]["likelihood"], "Bernoulli");
+    assert_eq!(cfg["train"]["beta"], 2.0);
+    assert_eq!(cfg["train"]["kl_warmup"], 5);
+    assert_eq!(cfg["train"]["batch_size"], 32);
+    assert_eq!(cfg["train"]["lr"], 0.002);
+    assert_eq!(cfg["schema"]["scale"], "minmax");
+    // early stopping: validation losses logged, and it stopped before 300 epochs
+    let hist = std::fs::read_to_string(m.join("history.csv")).unwrap();
+    let rows: Vec<&str> = hist.lines().skip(1).collect();
+    assert!(rows.len() < 300, "ran all {} epochs", rows.len());
+    assert!(rows
+        .iter()
+        .all(|l| !l.split(',').nth(4).unwrap().is_empty()));
+    let summary: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(m.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["epochs_run"].as_u64().unwrap() as usize, rows.len());
+    assert!(summary["best_epoch"].as_u64().unwrap() as usize + 2 <= rows.len());
+    // the KL weight warms up: epoch 1 trains with weight β/5
+    let first: Vec<f64> = rows[0]
+        .split(',')
+        .take(4)
+        .skip(1)
+        .map(|v| v.parse().unwrap())
+        .collect();
+    assert!(
+        (first[0] - (first[1] + 0.4 * first[2])).abs() < 1e-6 * first[0].abs().max(1.0),
+        "{first:?}"
+    );
+    // a Bernoulli model needs inputs in [0, 1]
+    let e = fails(
+        &[
+            "train",
+            &wine,
+            "--exclude",
+            "class",
+            "--likelihood",
+            "bernoulli",
+            "--epochs",
+            "1",
+            "-o",
+            &s(&d.path().join("b")),
+        ],
+        2,
+    );
+    assert_eq!(
+        e,
+        "error: --likelihood bernoulli needs every input in [0, 1]; use --scale minmax\n"
+    );
+    // one-step pretraining length is honoured
+    let (_, err) = ok(&[
+        "cluster",
+        &wine,
+        "--k",
+        "3",
+        "--label-column",
+        "class",
+        "--method",
+        "vade",
+        "--pretrain-epochs",
+        "7",
+        "--epochs",
+        "3",
+        "-o",
+        "-",
+    ]);
+    assert!(
+        err.contains("autoencoder pretraining: 7 epochs; 1 restart(s)"),
+        "{err}"
+    );
+    assert!(err.contains("epoch 7/7: loss"), "{err}");
+}

@@ -187,6 +187,7 @@ pub fn setup_with_epochs(
         .with_disc_lr(t.disc_lr);
     cfg.check()?;
     vaetool::train::check_variant(&vae, &cfg)?;
+    vaetool::train::check_inputs(&data.x, &vae)?;
     if !t.quiet {
         let kind = match prior {
             Prior::Standard => match t.variant {
