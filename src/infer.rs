@@ -234,39 +234,6 @@ pub fn check_score(vae: &VaeConfig, kind: ScoreKind) -> crate::Result<()> {
 
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
-/// log p(z) under the model's prior, per row. `[batch]`
-fn log_prior<B: Backend>(model: &MlpVae<B>, vae: &VaeConfig, z: Tensor<B, 2>) -> Tensor<B, 1> {
-    match model.prior_components() {
-        None => {
-            let d = z.dims()[1] as f64;
-            (z.powi_scalar(2).sum_dim(1).squeeze_dim::<1>(1) + d * LN_2PI) * -0.5
-        }
-        Some((w, m, v)) => {
-            let k = w.len();
-            let d = vae.latent;
-            let device = z.device();
-            let mu_c = Tensor::<B, 2>::from_data(TensorData::new(m, [k, d]), &device);
-            let lv_c = Tensor::<B, 2>::from_data(
-                TensorData::new(v.iter().map(|x| x.ln()).collect::<Vec<f32>>(), [k, d]),
-                &device,
-            );
-            let log_w = Tensor::<B, 1>::from_data(
-                TensorData::new(w.iter().map(|x| x.ln()).collect::<Vec<f32>>(), [k]),
-                &device,
-            );
-            let joint =
-                crate::model::prior::mixture_log_density(z, mu_c, lv_c) + log_w.unsqueeze::<2>(); // [b, K]
-            log_sum_exp(joint)
-        }
-    }
-}
-
-/// log Σ_j exp(t_ij) per row, stably. `[batch, n]` → `[batch]`
-fn log_sum_exp<B: Backend>(t: Tensor<B, 2>) -> Tensor<B, 1> {
-    let m = t.clone().max_dim(1); // [b, 1]
-    ((t - m.clone()).exp().sum_dim(1).log() + m).squeeze_dim::<1>(1)
-}
-
 /// Importance log-weights log p(x|z_k) + log p(z_k) − log q(z_k|x) of `k` posterior draws per
 /// row, `rows × k`. Their mean is a single-draw ELBO estimate; log-mean-exp is the IWAE bound.
 pub fn log_weights<B: Backend>(
@@ -299,7 +266,7 @@ pub fn log_weights<B: Backend>(
             .squeeze_dim::<1>(1)
             .add_scalar(d * LN_2PI)
                 * -0.5; // [b]
-            cols.push((log_px + log_prior(model, vae, z) - log_q).unsqueeze_dim::<2>(1));
+            cols.push((log_px + model.log_prior(z) - log_q).unsqueeze_dim::<2>(1));
             // [b, 1]
         }
         let w = Tensor::cat(cols, 1); // [b, k]
@@ -378,7 +345,7 @@ mod tests {
     #[test]
     fn iwae_bounds_the_elbo_and_tightens_with_k() {
         let x = data();
-        for prior in [Prior::Standard, Prior::Mixture(2)] {
+        for prior in [Prior::Standard, Prior::Mixture(2), Prior::Su(2)] {
             let vae = VaeConfig::new(4, vec![16], 2).with_prior(prior);
             let t = train::<CpuTrain>(
                 &x,
@@ -399,21 +366,19 @@ mod tests {
                 let iwae = m + (r.iter().map(|v| (v - m).exp()).sum::<f64>() / r.len() as f64).ln();
                 assert!(iwae >= elbo - 1e-9, "row {i}: {iwae} < {elbo}");
             }
-            // the bound tightens as K grows (mean over rows): asserted where the gap is
-            // large (standard prior); with the fitted mixture prior the posterior is already
-            // close and K = 1, 10, 100 differ by less than the sampling noise.
+            // the bound tightens as K grows (mean over rows): from K = 1 clearly where the gap
+            // is large (standard prior: about 0.06 nats here); beyond K = 10, and with the fitted
+            // clustering priors, the change is within the sampling noise (about 0.005), so
+            // there only "not looser" is asserted.
             let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
             let k1 = mean(neg_iwae(&t.model, &vae, &x, 1, &device));
             let k10 = mean(neg_iwae(&t.model, &vae, &x, 10, &device));
             let k100 = mean(neg_iwae(&t.model, &vae, &x, 100, &device));
+            let msg = format!("{prior:?}: K=1 {k1}, K=10 {k10}, K=100 {k100}");
             if prior == Prior::Standard {
-                assert!(
-                    k1 > k10 && k10 > k100,
-                    "{prior:?}: K=1 {k1}, K=10 {k10}, K=100 {k100}"
-                );
-            } else {
-                assert!(k100 < k1 + 0.05, "{prior:?}: K=1 {k1}, K=100 {k100}");
+                assert!(k10 < k1 - 0.02 && k100 < k1 - 0.02, "{msg}");
             }
+            assert!(k10 < k1 + 0.05 && k100 < k10 + 0.02, "{msg}");
             // K = 1 agrees with the sampled ELBO in expectation
             let elbo = mean(neg_elbo(&t.model, &vae, &x, 50, &device));
             assert!(

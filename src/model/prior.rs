@@ -82,7 +82,9 @@ pub fn mixture_reg<B: Backend>(
     (cross + cat + entropy).squeeze_dim::<1>(1) // [batch]
 }
 
-/// Su's regularizer Σ_y q(y|z)·KL(N(μ, σ²) ‖ N(μ_y, I)) + Σ_y q(y|z) log q(y|z). `[batch]`
+/// Su's regularizer Σ_y q(y|z)·KL(N(μ, σ²) ‖ N(μ_y, I)) + KL(q(y|z) ‖ uniform), the last
+/// being Σ_y q(y|z) log q(y|z) + log K (the constant keeps the negative ELBO a true bound).
+/// `[batch]`
 pub fn su_reg<B: Backend>(
     mu: Tensor<B, 2>,
     logvar: Tensor<B, 2>,
@@ -90,13 +92,14 @@ pub fn su_reg<B: Backend>(
     mu_y: Tensor<B, 2>,
 ) -> Tensor<B, 1> {
     let log_q = log_softmax(class_logits, 1); // [batch, K]
+    let k = log_q.dims()[1] as f64;
     let q = log_q.clone().exp();
     let mu3 = mu.unsqueeze_dim::<3>(1); // [batch, 1, latent]
     let lv3 = logvar.unsqueeze_dim::<3>(1); // [batch, 1, latent]
     let m3 = mu_y.unsqueeze_dim::<3>(0); // [1, K, latent]
     let kl = (lv3.clone().exp() + (mu3 - m3).powi_scalar(2) - lv3 - 1.0).sum_dim(2) * 0.5; // [batch, K, 1]
     let kl = kl.squeeze_dim::<2>(2); // [batch, K]
-    ((q.clone() * kl).sum_dim(1) + (q * log_q).sum_dim(1)).squeeze_dim::<1>(1) // [batch]
+    ((q.clone() * kl).sum_dim(1) + (q * log_q).sum_dim(1) + k.ln()).squeeze_dim::<1>(1)
 }
 
 impl<B: Backend> MlpVae<B> {
@@ -175,6 +178,26 @@ impl<B: Backend> MlpVae<B> {
             ),
         };
         (recon, reg, z_out)
+    }
+
+    /// log p(z) under the model's prior, per row, from the parameters on the device: N(0, I),
+    /// VaDE's mixture, or Su's equal-weight mixture of unit-variance class means. `[batch]`
+    pub fn log_prior(&self, z: Tensor<B, 2>) -> Tensor<B, 1> {
+        let Some(mu_c) = self.prior_mu.as_ref().map(|m| m.val()) else {
+            let d = z.dims()[1] as f64;
+            return (z.powi_scalar(2).sum_dim(1).squeeze_dim::<1>(1) + d * LN_2PI) * -0.5;
+        };
+        let (log_w, lv_c) = match (&self.prior_logits, &self.prior_logvar) {
+            (Some(l), Some(v)) => (mixture_log_weights(l.val()), v.val()),
+            _ => {
+                let k = mu_c.dims()[0];
+                let w = Tensor::<B, 1>::zeros([k], &mu_c.device()) - (k as f64).ln();
+                (w, mu_c.zeros_like())
+            }
+        };
+        let joint = mixture_log_density(z, mu_c, lv_c) + log_w.unsqueeze::<2>(); // [batch, K]
+        let m = joint.clone().max_dim(1); // [batch, 1]
+        ((joint - m.clone()).exp().sum_dim(1).log() + m).squeeze_dim::<1>(1) // [batch]
     }
 
     /// Cluster probabilities of rows given their latent means (γ for VaDE, q(y|μ) for Su);
@@ -267,12 +290,24 @@ mod tests {
 
     #[test]
     fn su_regularizer_by_hand() {
-        // one class at μ_y = 0 with q = 1: the plain KL; two equal classes add −log 2 (entropy)
+        // one class at μ_y = 0 with q = 1: the plain KL; two classes at the same mean with
+        // q = ½ each: KL(q ‖ uniform) = 0, so the same value
         let mu = t2(1, &[1.0]);
         let lv = t2(1, &[0.0]);
         let one = v1(su_reg(mu.clone(), lv.clone(), t2(1, &[5.0]), t2(1, &[0.0])));
         assert!((one[0] - 0.5).abs() < 1e-6, "{one:?}");
         let two = v1(su_reg(mu, lv, t2(1, &[0.0, 0.0]), t2(2, &[0.0, 0.0])));
-        assert!((two[0] as f64 - (0.5 - 2f64.ln())).abs() < 1e-6, "{two:?}");
+        assert!((two[0] - 0.5).abs() < 1e-6, "{two:?}");
+        // a confident q(y|z) over two classes costs KL(q ‖ uniform) = log 2
+        let sure = v1(su_reg(
+            t2(1, &[1.0]),
+            t2(1, &[0.0]),
+            t2(1, &[40.0, -40.0]),
+            t2(2, &[0.0, 0.0]),
+        ));
+        assert!(
+            (sure[0] as f64 - (0.5 + 2f64.ln())).abs() < 1e-5,
+            "{sure:?}"
+        );
     }
 }

@@ -108,21 +108,30 @@ pub struct Setup {
     pub cfg: TrainConfig,
 }
 
+/// The training settings the flags describe.
+fn train_config(t: &TrainArgs, epochs: usize, batch: usize) -> TrainConfig {
+    TrainConfig::new(epochs, batch)
+        .with_lr(t.lr)
+        .with_seed(t.seed)
+        .with_val_fraction(t.val_fraction)
+        .with_patience(t.patience)
+        .with_beta(t.beta)
+        .with_kl_warmup(t.kl_warmup)
+        .with_grad_clip(t.grad_clip)
+        .with_capacity(t.capacity)
+        .with_capacity_epochs(t.capacity_epochs)
+        .with_gamma(t.gamma)
+        .with_tc_gamma(t.tc_gamma)
+        .with_disc_lr(t.disc_lr)
+}
+
 /// Validates the training flags and their combinations before any data is read or fitted.
 pub fn check_flags(t: &TrainArgs, prior: Prior) -> Result<()> {
     let probe = VaeConfig::new(1, vec![1], 1)
         .with_likelihood(t.likelihood)
         .with_prior(prior)
         .with_variant(t.variant);
-    let cfg = TrainConfig::new(t.epochs.unwrap_or(1), t.batch_size.unwrap_or(1))
-        .with_lr(t.lr)
-        .with_val_fraction(t.val_fraction)
-        .with_beta(t.beta)
-        .with_grad_clip(t.grad_clip)
-        .with_capacity(t.capacity)
-        .with_gamma(t.gamma)
-        .with_tc_gamma(t.tc_gamma)
-        .with_disc_lr(t.disc_lr);
+    let cfg = train_config(t, t.epochs.unwrap_or(1), t.batch_size.unwrap_or(1));
     cfg.check()?;
     vaetool::train::check_variant(&probe, &cfg)?;
     Ok(())
@@ -172,19 +181,7 @@ pub fn setup_with_epochs(
     let epochs = t
         .epochs
         .unwrap_or_else(|| default_epochs(data.x.rows, batch));
-    let cfg = TrainConfig::new(epochs, batch)
-        .with_lr(t.lr)
-        .with_seed(t.seed)
-        .with_val_fraction(t.val_fraction)
-        .with_patience(t.patience)
-        .with_beta(t.beta)
-        .with_kl_warmup(t.kl_warmup)
-        .with_grad_clip(t.grad_clip)
-        .with_capacity(t.capacity)
-        .with_capacity_epochs(t.capacity_epochs)
-        .with_gamma(t.gamma)
-        .with_tc_gamma(t.tc_gamma)
-        .with_disc_lr(t.disc_lr);
+    let cfg = train_config(t, epochs, batch);
     cfg.check()?;
     vaetool::train::check_variant(&vae, &cfg)?;
     vaetool::train::check_inputs(&data.x, &vae)?;
