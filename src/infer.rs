@@ -5,7 +5,7 @@ use burn::prelude::*;
 
 use crate::data::Matrix;
 use crate::model::loss::{kl_standard_normal, recon_nll, recon_terms};
-use crate::model::{MlpVae, Objective, Prior, VaeConfig};
+use crate::model::{Objective, Prior, Vae, VaeConfig};
 
 /// Rows per inference batch.
 pub const INFER_BATCH: usize = 4096;
@@ -26,7 +26,7 @@ fn batch_tensor<B: Backend>(
 }
 
 /// Posterior means and log-variances, each `rows × latent`, row-major.
-pub fn embed<B: Backend>(model: &MlpVae<B>, x: &Matrix, device: &B::Device) -> (Matrix, Matrix) {
+pub fn embed<B: Backend>(model: &Vae<B>, x: &Matrix, device: &B::Device) -> (Matrix, Matrix) {
     let mut mus = Vec::new();
     let mut lvs = Vec::new();
     let mut latent = 0;
@@ -46,7 +46,7 @@ pub fn embed<B: Backend>(model: &MlpVae<B>, x: &Matrix, device: &B::Device) -> (
 /// Per-row negative ELBO averaged over `samples` posterior draws (the KL term is exact).
 /// Seed the backend first for reproducible scores.
 pub fn neg_elbo<B: Backend>(
-    model: &MlpVae<B>,
+    model: &Vae<B>,
     vae: &VaeConfig,
     x: &Matrix,
     samples: usize,
@@ -62,7 +62,7 @@ pub fn neg_elbo<B: Backend>(
             let (mu, lv) = model.encode(xb.clone()); // [b, latent]
             let mut recon = Tensor::<B, 1>::zeros([end - start], device);
             for _ in 0..samples {
-                let z = MlpVae::sample_z(mu.clone(), lv.clone());
+                let z = Vae::sample_z(mu.clone(), lv.clone());
                 let out = model.decode(z);
                 recon = recon
                     + recon_nll(
@@ -98,7 +98,7 @@ pub fn neg_elbo<B: Backend>(
 /// Cluster probabilities (VaDE's γ or Su's q(y|μ)) of every row at its latent mean, `rows × K`;
 /// `None` for a model without a clustering prior.
 pub fn cluster_probabilities<B: Backend>(
-    model: &MlpVae<B>,
+    model: &Vae<B>,
     x: &Matrix,
     device: &B::Device,
 ) -> Option<Matrix> {
@@ -117,7 +117,7 @@ pub fn cluster_probabilities<B: Backend>(
 /// Per-row, per-input reconstruction terms −log p(x_i|z) at the posterior mean:
 /// which inputs drive a row's score.
 pub fn recon_contributions<B: Backend>(
-    model: &MlpVae<B>,
+    model: &Vae<B>,
     vae: &VaeConfig,
     x: &Matrix,
     device: &B::Device,
@@ -142,7 +142,7 @@ pub fn recon_contributions<B: Backend>(
 /// (one-hot blocks summed back to their column; the constant ½·log 2π of Gaussian terms left
 /// out, so a perfect reconstruction contributes 0), largest first, `k` per row.
 pub fn explain<B: Backend>(
-    model: &MlpVae<B>,
+    model: &Vae<B>,
     vae: &VaeConfig,
     schema: &crate::data::Schema,
     x: &Matrix,
@@ -237,7 +237,7 @@ const LN_2PI: f64 = 1.837_877_066_409_345_5;
 /// Importance log-weights log p(x|z_k) + log p(z_k) − log q(z_k|x) of `k` posterior draws per
 /// row, `rows × k`. Their mean is a single-draw ELBO estimate; log-mean-exp is the IWAE bound.
 pub fn log_weights<B: Backend>(
-    model: &MlpVae<B>,
+    model: &Vae<B>,
     vae: &VaeConfig,
     x: &Matrix,
     k: usize,
@@ -251,7 +251,7 @@ pub fn log_weights<B: Backend>(
         let (mu, lv) = model.encode(xb.clone()); // [b, latent]
         let mut cols = Vec::with_capacity(k);
         for _ in 0..k {
-            let z = MlpVae::sample_z(mu.clone(), lv.clone()); // [b, latent]
+            let z = Vae::sample_z(mu.clone(), lv.clone()); // [b, latent]
             let log_px = recon_nll(
                 xb.clone(),
                 model.decode(z.clone()),
@@ -277,7 +277,7 @@ pub fn log_weights<B: Backend>(
 
 /// Negative IWAE bound −log (1/K) Σ_k w_k per row (Burda et al. 2016).
 pub fn neg_iwae<B: Backend>(
-    model: &MlpVae<B>,
+    model: &Vae<B>,
     vae: &VaeConfig,
     x: &Matrix,
     k: usize,
@@ -296,7 +296,7 @@ pub fn neg_iwae<B: Backend>(
 
 /// Reconstruction negative log-likelihood at the posterior mean, per row.
 pub fn recon_score<B: Backend>(
-    model: &MlpVae<B>,
+    model: &Vae<B>,
     vae: &VaeConfig,
     x: &Matrix,
     device: &B::Device,
@@ -310,7 +310,7 @@ pub fn recon_score<B: Backend>(
 /// The chosen anomaly score of every row (`samples` draws for elbo and iwae). Seed the
 /// backend first for reproducible scores.
 pub fn score<B: Backend>(
-    model: &MlpVae<B>,
+    model: &Vae<B>,
     vae: &VaeConfig,
     x: &Matrix,
     kind: ScoreKind,

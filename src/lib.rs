@@ -1,9 +1,9 @@
-//! vaetool: clusters and anomalies in tabular data with variational autoencoders.
+//! vaetool: clusters and anomalies in tabular and image data with variational autoencoders.
 //!
 //! The library is organised by concern:
-//! - [`data`]: reading CSV (whole or in chunks) and IDX, the data schema and its preprocessing
+//! - [`data`]: reading CSV (whole or in chunks), IDX images and folders of PNG/JPEG, the data schema and its preprocessing
 //!   (imputation, one-hot encoding, scaling), learned at training time and stored with the model;
-//! - [`model`]: the MLP VAE (burn modules, generic over the backend), its priors (standard,
+//! - [`model`]: the VAE, MLP or conv (burn modules, generic over the backend), its priors (standard,
 //!   VaDE mixture, Su), variants (poor man's, FactorVAE) and loss terms;
 //! - [`train`]: the training loop (Adam, shuffling, early stopping, NaN guard, the β-VAE
 //!   capacity objective, FactorVAE's discriminator);
@@ -15,7 +15,9 @@
 //! - [`anomaly`]: thresholds (absolute, contamination) and the stored reference scores;
 //! - [`metrics`]: clustering ACC/NMI/ARI and anomaly ROC-AUC/AP;
 //! - [`modeldir`]: the on-disk model directory;
-//! - [`output`]: atomic CSV output.
+//! - [`output`]: atomic CSV output;
+//! - [`picture`]: image grids (samples, reconstructions, interpolations) as PNG;
+//! - [`plot`]: latent scatter plots, score histograms and training curves (plotters), PCA.
 //!
 //! The math follows `ALGORITHMS.md` (Kingma & Welling 2014 for the VAE; Jiang et al. 2017 for
 //! VaDE; Su 2018; Higgins et al. 2017 and Burgess et al. 2018 for β-VAE; Kim & Mnih 2018 for
@@ -33,6 +35,8 @@ pub mod model;
 pub mod modeldir;
 pub mod onestep;
 pub mod output;
+pub mod picture;
+pub mod plot;
 pub mod train;
 
 pub use error::{Result, VaeError};

@@ -24,7 +24,7 @@ use crate::anomaly::AnomalyState;
 use crate::cluster::Fitted;
 use crate::data::Schema;
 use crate::error::{Result, VaeError};
-use crate::model::{MlpVae, VaeConfig};
+use crate::model::{Vae, VaeConfig};
 use crate::output::write_atomic;
 use crate::train::{EpochStats, TrainConfig};
 
@@ -81,7 +81,7 @@ pub struct LoadedModel<B: Backend> {
     /// Its configuration.
     pub config: ModelConfig,
     /// The network.
-    pub model: MlpVae<B>,
+    pub model: Vae<B>,
 }
 
 fn model_err(msg: String) -> VaeError {
@@ -121,12 +121,57 @@ fn history_csv(history: &[EpochStats]) -> Vec<u8> {
     w.into_inner().expect("in-memory write")
 }
 
+/// Reads `history.csv` of a model directory (without loading the network).
+pub fn load_history(dir: &Path) -> Result<Vec<EpochStats>> {
+    let path = dir.join("history.csv");
+    let mut r = csv::Reader::from_path(&path).map_err(|e| {
+        model_err(format!(
+            "{}: cannot read the training history ({e}); is {} a model directory?",
+            path.display(),
+            dir.display()
+        ))
+    })?;
+    let bad = |line: u64, what: &str| {
+        model_err(format!(
+            "{}: line {line}: {what} (the file is corrupt)",
+            path.display()
+        ))
+    };
+    let mut out = Vec::new();
+    for (i, rec) in r.records().enumerate() {
+        let line = i as u64 + 2;
+        let rec = rec.map_err(|e| bad(line, &e.to_string()))?;
+        let num = |j: usize| -> Result<Option<f64>> {
+            match rec.get(j).unwrap_or("") {
+                "" => Ok(None),
+                v => v
+                    .parse::<f64>()
+                    .map(Some)
+                    .map_err(|_| bad(line, &format!("\"{v}\" is not a number"))),
+            }
+        };
+        let need = |j: usize, name: &str| -> Result<f64> {
+            num(j)?.ok_or_else(|| bad(line, &format!("no {name}")))
+        };
+        out.push(EpochStats {
+            epoch: need(0, "epoch")? as usize,
+            train_loss: need(1, "train_loss")?,
+            recon: need(2, "recon")?,
+            kl: need(3, "kl")?,
+            val_loss: num(4)?,
+            tc: num(5)?,
+            seconds: num(6)?.unwrap_or(0.0),
+        });
+    }
+    Ok(out)
+}
+
 /// What a new model directory holds.
 pub struct NewModel<'a, B: Backend> {
     /// `config.json`.
     pub config: &'a ModelConfig,
     /// The weights.
-    pub model: &'a MlpVae<B>,
+    pub model: &'a Vae<B>,
     /// `history.csv`.
     pub history: &'a [EpochStats],
     /// `summary.json`.

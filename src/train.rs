@@ -16,7 +16,7 @@ use crate::data::Matrix;
 use crate::error::{Result, VaeError};
 use crate::model::loss::{capacity_objective, discriminator_loss};
 use crate::model::{
-    permute_dims, Discriminator, Likelihood, MlpVae, Objective, Prior, VaeConfig, Variant,
+    permute_dims, Discriminator, Likelihood, Objective, Prior, Vae, VaeConfig, Variant,
 };
 
 /// Training hyper-parameters; saved in `config.json`.
@@ -181,7 +181,7 @@ pub struct EpochStats {
 #[derive(Debug)]
 pub struct Trained<B: Backend> {
     /// The trained network (the best-validation weights when early stopping was on).
-    pub model: MlpVae<B>,
+    pub model: Vae<B>,
     /// One entry per epoch run.
     pub history: Vec<EpochStats>,
     /// The epoch whose weights were kept.
@@ -191,6 +191,23 @@ pub struct Trained<B: Backend> {
 /// Checks the data against the network: input width, and inputs in [0, 1] for a Bernoulli
 /// likelihood.
 pub fn check_inputs(x: &Matrix, vae: &VaeConfig) -> Result<()> {
+    if vae.arch == crate::model::Arch::Conv {
+        let shape = vae.image.ok_or_else(|| {
+            VaeError::Usage(
+                "--arch conv needs images: IDX files, a folder of PNG/JPEG files, or a CSV of \
+                 pixels with --image-shape"
+                    .into(),
+            )
+        })?;
+        crate::model::conv::check_shape(&shape)?;
+        if shape.len() != vae.input_dim {
+            return Err(VaeError::Usage(format!(
+                "{shape} images have {} pixels but the model has {} inputs",
+                shape.len(),
+                vae.input_dim
+            )));
+        }
+    }
     if x.cols != vae.input_dim {
         return Err(VaeError::Usage(format!(
             "the data has {} inputs but the model expects {}",
@@ -207,7 +224,7 @@ pub fn check_inputs(x: &Matrix, vae: &VaeConfig) -> Result<()> {
 
 /// Mean negative ELBO (one posterior sample) over `idx`, on the inner backend.
 fn evaluate<B: Backend>(
-    model: &MlpVae<B>,
+    model: &Vae<B>,
     vae: &VaeConfig,
     objective: Objective,
     x: &Matrix,
@@ -247,7 +264,7 @@ pub fn train_from<B: AutodiffBackend>(
     vae: &VaeConfig,
     cfg: &TrainConfig,
     device: &B::Device,
-    init: Option<MlpVae<B::InnerBackend>>,
+    init: Option<Vae<B::InnerBackend>>,
     objective: Objective,
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Trained<B::InnerBackend>> {
@@ -269,8 +286,8 @@ pub fn train_from<B: AutodiffBackend>(
             "no training rows left after the validation split".into(),
         ));
     }
-    let mut model: MlpVae<B> = match init {
-        Some(m) => MlpVae::from_inner(m),
+    let mut model: Vae<B> = match init {
+        Some(m) => Vae::from_inner(m),
         None => vae.init(device),
     };
     let mut optim = AdamConfig::new()
@@ -278,7 +295,7 @@ pub fn train_from<B: AutodiffBackend>(
         .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(
             cfg.grad_clip as f32,
         )))
-        .init::<B, MlpVae<B>>();
+        .init::<B, Vae<B>>();
     let factor = vae.variant == Variant::Factor && objective == Objective::Elbo;
     let mut disc = factor.then(|| {
         (
@@ -297,7 +314,7 @@ pub fn train_from<B: AutodiffBackend>(
     };
     let start = std::time::Instant::now();
     let mut history = Vec::with_capacity(cfg.epochs);
-    let mut best: Option<(f64, usize, MlpVae<B::InnerBackend>)> = None;
+    let mut best: Option<(f64, usize, Vae<B::InnerBackend>)> = None;
     let n_train = order.len() as f64;
     for epoch in 1..=cfg.epochs {
         let kl_weight = if cfg.kl_warmup > 0 {

@@ -2,63 +2,10 @@
 //! accuracy floors on the bundled datasets, reproducibility, model reuse, and every bad-input
 //! case (clear message, exit code 2 or 1, no partial output).
 
+mod common;
+
+use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_vaetool"))
-}
-
-fn dataset(name: &str) -> String {
-    format!("{}/datasets/{name}", env!("CARGO_MANIFEST_DIR"))
-}
-
-fn run(args: &[&str]) -> Output {
-    bin().args(args).output().expect("run vaetool")
-}
-
-fn ok(args: &[&str]) -> (String, String) {
-    let o = run(args);
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert!(o.status.success(), "vaetool {args:?} failed:\n{err}");
-    (String::from_utf8_lossy(&o.stdout).to_string(), err)
-}
-
-/// Runs a failing command; returns stderr after checking the exit code and that no panic or
-/// backtrace leaked out.
-fn fails(args: &[&str], code: i32) -> String {
-    let o = run(args);
-    let err = String::from_utf8_lossy(&o.stderr).to_string();
-    assert_eq!(o.status.code(), Some(code), "vaetool {args:?}:\n{err}");
-    assert!(!err.contains("panicked"), "panic for {args:?}:\n{err}");
-    err
-}
-
-fn metric(stderr: &str, name: &str) -> f64 {
-    let i = stderr
-        .find(&format!("{name} "))
-        .unwrap_or_else(|| panic!("no {name} in:\n{stderr}"));
-    stderr[i + name.len() + 1..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn write(dir: &Path, name: &str, text: &str) -> String {
-    let p = dir.join(name);
-    std::fs::write(&p, text).unwrap();
-    p.display().to_string()
-}
-
-fn tmp() -> tempfile::TempDir {
-    tempfile::tempdir().unwrap()
-}
-
-fn s(p: &Path) -> String {
-    p.display().to_string()
-}
 
 const FAST: [&str; 2] = ["--epochs", "5"];
 

@@ -1,12 +1,14 @@
 //! Data input: reading delimited text into a [`Table`] of raw cells ([`csv_read`]), and the
 //! [`schema::Schema`] that turns a table into a numeric [`Matrix`] with the preprocessing
-//! learned at training time.
+//! learned at training time. Images (IDX files, folders of PNG/JPEG) are read by [`image`].
 
 pub mod csv_read;
 pub mod idx;
+pub mod image;
 pub mod schema;
 
 pub use csv_read::{read_table, ReadOptions, Table, TableReader};
+pub use image::{ImageSet, ImageShape};
 pub use schema::{DataOptions, Impute, Prepared, Scale, Schema};
 
 /// Index of the largest value (the first on ties; 0 for an empty slice).

@@ -6,7 +6,7 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Matrix, Table};
+use super::{ImageShape, Matrix, Table};
 use crate::error::{Result, VaeError};
 
 /// How missing cells are filled.
@@ -135,6 +135,10 @@ pub struct Schema {
     pub scale: Scale,
     /// The imputation used.
     pub impute: Option<Impute>,
+    /// For image models: the shape of one image. The features are then its pixels, named
+    /// columns of a pixel CSV, or none at all for images read from IDX files or folders.
+    #[serde(default)]
+    pub image: Option<ImageShape>,
 }
 
 /// A table turned into model inputs.
@@ -333,6 +337,7 @@ impl Schema {
                 features,
                 scale: opts.scale,
                 impute: opts.impute,
+                image: None,
             },
             warnings,
         ))
@@ -340,11 +345,102 @@ impl Schema {
 
     /// Number of model inputs (one-hot columns expanded).
     pub fn input_dim(&self) -> usize {
-        self.features.iter().map(Feature::width).sum()
+        match self.image {
+            Some(s) if self.features.is_empty() => s.len(),
+            _ => self.features.iter().map(Feature::width).sum(),
+        }
+    }
+
+    /// The schema of images read from IDX files or folders: no columns, just the shape.
+    pub fn for_images(shape: ImageShape) -> Schema {
+        Schema {
+            id_column: None,
+            label_column: None,
+            features: Vec::new(),
+            scale: Scale::None,
+            impute: None,
+            image: Some(shape),
+        }
+    }
+
+    /// Learns the schema of a CSV of pixels (`--image-shape`): every feature column is one
+    /// pixel, channel-major; values in [0, 1] are kept, values up to 255 are divided by 255.
+    /// Returns the schema and the training images.
+    pub fn fit_pixels(
+        table: &Table,
+        opts: &DataOptions,
+        shape: ImageShape,
+    ) -> Result<(Schema, Prepared)> {
+        if !opts.categorical.is_empty() {
+            return Err(VaeError::Usage(
+                "--categorical does not apply to a CSV of pixels".into(),
+            ));
+        }
+        let opts = DataOptions {
+            scale: Scale::None,
+            ..opts.clone()
+        };
+        let (mut schema, _) = Schema::fit(table, &opts)?;
+        if schema.features.len() != shape.len() {
+            return Err(VaeError::Input(format!(
+                "{}: --image-shape {} needs {} pixel columns, the file has {} feature columns",
+                table.source_name(),
+                shape,
+                shape.len(),
+                schema.features.len()
+            )));
+        }
+        let mut p = schema.transform(table)?;
+        let d = p.x.cols;
+        if let Some(i) = p.x.data.iter().position(|v| !(0.0..=255.0).contains(v)) {
+            let (r, c) = (i / d, i % d);
+            return Err(VaeError::Input(format!(
+                "{}: line {}, column '{}': pixel value {} is outside 0..255",
+                table.source_name(),
+                table.lines[r],
+                schema.features[c].name(),
+                p.x.data[i]
+            )));
+        }
+        if p.x.data.iter().any(|&v| v > 1.0) {
+            for f in &mut schema.features {
+                if let Feature::Numeric { scale, .. } = f {
+                    *scale = 255.0;
+                }
+            }
+            p.x.data.iter_mut().for_each(|v| *v /= 255.0);
+        }
+        schema.image = Some(shape);
+        Ok((schema, p))
+    }
+
+    /// Names of the columns [`Schema::inverse_rows`] writes: the feature columns, or the
+    /// pixels of images read from IDX files or folders.
+    pub fn input_names_of_columns(&self) -> Vec<String> {
+        if self.image.is_some() && self.features.is_empty() {
+            self.input_names()
+        } else {
+            self.features.iter().map(|f| f.name().to_string()).collect()
+        }
     }
 
     /// Names of the model inputs (`col=category` for one-hot columns).
     pub fn input_names(&self) -> Vec<String> {
+        if let (Some(s), true) = (self.image, self.features.is_empty()) {
+            let mut out = Vec::with_capacity(s.len());
+            for c in 0..s.channels {
+                for y in 0..s.height {
+                    for x in 0..s.width {
+                        out.push(if s.channels == 1 {
+                            format!("pixel_{y}_{x}")
+                        } else {
+                            format!("pixel_{c}_{y}_{x}")
+                        });
+                    }
+                }
+            }
+            return out;
+        }
         let mut out = Vec::new();
         for f in &self.features {
             match f {
@@ -359,6 +455,13 @@ impl Schema {
 
     /// Applies the schema to a table: checks its columns, parses, imputes, encodes, scales.
     pub fn transform(&self, table: &Table) -> Result<Prepared> {
+        if let (Some(s), true) = (self.image, self.features.is_empty()) {
+            return Err(VaeError::Model(format!(
+                "{}: the model was trained on {s} images read from IDX files or a folder; give it \
+                 images the same way",
+                table.source_name()
+            )));
+        }
         let mut warnings = Vec::new();
         let missing: Vec<&str> = self
             .features
@@ -462,6 +565,11 @@ impl Schema {
     /// Maps model inputs back to rows in the original units: numeric features un-scaled,
     /// one-hot blocks decoded to their most likely category.
     pub fn inverse_rows(&self, x: &Matrix) -> Vec<Vec<String>> {
+        if self.image.is_some() && self.features.is_empty() {
+            return (0..x.rows)
+                .map(|r| x.row(r).iter().map(|v| v.to_string()).collect())
+                .collect();
+        }
         (0..x.rows)
             .map(|r| {
                 let row = x.row(r);

@@ -1,12 +1,16 @@
-//! The MLP VAE (Kingma & Welling 2014, "Auto-Encoding Variational Bayes"): an encoder of
-//! ReLU layers with μ and log σ² heads, and a mirror decoder whose output is the Gaussian mean
-//! or the Bernoulli logits of p(x|z). Generic over burn's `Backend`.
+//! The VAE (Kingma & Welling 2014, "Auto-Encoding Variational Bayes"): an encoder of ReLU
+//! layers with μ and log σ² heads, and a mirror decoder whose output is the Gaussian mean or the
+//! Bernoulli logits of p(x|z). With `--arch conv` the encoder starts and the decoder ends with
+//! the image layers of [`super::conv`]. Generic over burn's `Backend`.
 
 use burn::module::Param;
 use burn::nn::{Linear, LinearConfig};
 use burn::prelude::*;
 use burn::tensor::activation::relu;
 use burn::tensor::Distribution;
+
+use super::conv::{flat_features, ConvDecoder, ConvEncoder};
+use crate::data::ImageShape;
 
 /// Bounds on the encoder's log σ² so that `exp` never overflows (ALGORITHMS.md §1).
 pub const LOGVAR_MIN: f64 = -30.0;
@@ -67,6 +71,43 @@ pub fn default_hidden(input_dim: usize) -> Vec<usize> {
 /// the inputs, between 2 and 10.
 pub fn default_latent(input_dim: usize) -> usize {
     input_dim.div_ceil(4).clamp(2, 10)
+}
+
+/// The network kind (`--arch`).
+#[derive(Config, Debug, PartialEq, Eq, Copy)]
+pub enum Arch {
+    /// Fully connected layers: for tables (and small images).
+    Mlp,
+    /// Convolutions in front of the encoder, transposed convolutions at the end of the
+    /// decoder: for images.
+    Conv,
+}
+
+impl Arch {
+    /// The name used on the command line.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Mlp => "mlp",
+            Self::Conv => "conv",
+        }
+    }
+}
+
+impl std::str::FromStr for Arch {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "mlp" => Ok(Self::Mlp),
+            "conv" => Ok(Self::Conv),
+            _ => Err(format!("unknown architecture '{s}' (expected mlp or conv)")),
+        }
+    }
+}
+
+/// Hidden widths of the conv VAE's fully connected part (between the flattened feature maps
+/// and the latent heads).
+pub fn default_conv_hidden() -> Vec<usize> {
+    vec![256]
 }
 
 /// The prior p(z) and, for the clustering VAEs, how clusters are read off.
@@ -147,13 +188,31 @@ pub struct VaeConfig {
     /// The member of the VAE family.
     #[config(default = "Variant::Standard")]
     pub variant: Variant,
+    /// The network kind.
+    #[config(default = "Arch::Mlp")]
+    pub arch: Arch,
+    /// Shape of one image (image models only; required by the conv architecture).
+    #[config(default = "None")]
+    pub image: Option<ImageShape>,
 }
 
 impl VaeConfig {
     /// Builds the module with freshly initialized weights.
-    pub fn init<B: Backend>(&self, device: &B::Device) -> MlpVae<B> {
+    ///
+    /// # Panics
+    /// When the conv architecture has no image shape (checked before training by
+    /// `train::check_inputs`).
+    pub fn init<B: Backend>(&self, device: &B::Device) -> Vae<B> {
+        let image = match self.arch {
+            Arch::Mlp => None,
+            Arch::Conv => Some(
+                self.image
+                    .expect("the conv architecture needs an image shape"),
+            ),
+        };
+        let body = image.as_ref().map_or(self.input_dim, flat_features);
         let mut encoder = Vec::new();
-        let mut prev = self.input_dim;
+        let mut prev = body;
         for &h in &self.hidden {
             encoder.push(LinearConfig::new(prev, h).init(device));
             prev = h;
@@ -166,7 +225,7 @@ impl VaeConfig {
             decoder.push(LinearConfig::new(prev, h).init(device));
             prev = h;
         }
-        let output = LinearConfig::new(prev, self.input_dim).init(device);
+        let output = LinearConfig::new(prev, body).init(device);
         let (k, d) = (self.prior.k().unwrap_or(0), self.latent);
         let means = || {
             Param::from_tensor(Tensor::random(
@@ -175,7 +234,9 @@ impl VaeConfig {
                 device,
             ))
         };
-        MlpVae {
+        Vae {
+            conv_encoder: image.as_ref().map(|s| ConvEncoder::new(s, device)),
+            conv_decoder: image.as_ref().map(|s| ConvDecoder::new(s, device)),
             encoder,
             mu,
             logvar,
@@ -193,9 +254,13 @@ impl VaeConfig {
     }
 }
 
-/// The MLP VAE module.
+/// The VAE module.
 #[derive(Module, Debug)]
-pub struct MlpVae<B: Backend> {
+pub struct Vae<B: Backend> {
+    /// Conv architecture: image layers in front of `encoder`.
+    conv_encoder: Option<ConvEncoder<B>>,
+    /// Conv architecture: image layers after `output`.
+    conv_decoder: Option<ConvDecoder<B>>,
     encoder: Vec<Linear<B>>,
     mu: Linear<B>,
     logvar: Linear<B>,
@@ -213,13 +278,10 @@ pub struct MlpVae<B: Backend> {
     pub(crate) classifier: Option<Linear<B>>,
 }
 
-impl<B: Backend> MlpVae<B> {
+impl<B: Backend> Vae<B> {
     /// The posterior q(z|x): mean and clamped log-variance.
     pub fn encode(&self, x: Tensor<B, 2>) -> (Tensor<B, 2>, Tensor<B, 2>) {
-        let mut h = x; // [batch, input]
-        for layer in &self.encoder {
-            h = relu(layer.forward(h)); // [batch, hidden_i]
-        }
+        let h = self.encoder_body(x); // [batch, last hidden]
         let mu = self.mu.forward(h.clone()); // [batch, latent]
         let logvar = self.logvar.forward(h).clamp(LOGVAR_MIN, LOGVAR_MAX); // [batch, latent]
         (mu, logvar)
@@ -228,11 +290,19 @@ impl<B: Backend> MlpVae<B> {
     /// The encoder's mean head only (the poor man's VAE's deterministic code z₀ = f(x)):
     /// computing the unused variance head would leave a dangling autodiff graph.
     pub fn encode_mean(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
-        let mut h = x; // [batch, input]
+        self.mu.forward(self.encoder_body(x)) // [batch, latent]
+    }
+
+    /// The encoder up to the latent heads.
+    fn encoder_body(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let mut h = match &self.conv_encoder {
+            Some(c) => c.forward(x), // [batch, 128·h/8·w/8]
+            None => x,               // [batch, input]
+        };
         for layer in &self.encoder {
             h = relu(layer.forward(h)); // [batch, hidden_i]
         }
-        self.mu.forward(h) // [batch, latent]
+        h
     }
 
     /// The decoder: Gaussian means or Bernoulli logits of p(x|z).
@@ -241,7 +311,11 @@ impl<B: Backend> MlpVae<B> {
         for layer in &self.decoder {
             h = relu(layer.forward(h)); // [batch, hidden_i]
         }
-        self.output.forward(h) // [batch, input]
+        match &self.conv_decoder {
+            // [batch, 128·h/8·w/8] → [batch, input]
+            Some(c) => c.forward(relu(self.output.forward(h))),
+            None => self.output.forward(h), // [batch, input]
+        }
     }
 
     /// The learned per-feature output log-variance, clamped, for the likelihoods that use
@@ -382,13 +456,38 @@ mod tests {
         let (mu, lv) = m.encode(x);
         assert_eq!(mu.dims(), [5, 3]);
         assert_eq!(lv.dims(), [5, 3]);
-        let z = MlpVae::sample_z(mu, lv);
+        let z = Vae::sample_z(mu, lv);
         assert_eq!(m.decode(z).dims(), [5, 7]);
         assert_eq!(
             m.out_logvar(Likelihood::GaussianLearned).unwrap().dims(),
             [7]
         );
         assert!(m.out_logvar(Likelihood::Gaussian).is_none());
+    }
+
+    #[test]
+    fn conv_shapes_for_gray_and_rgb() {
+        let dev = Default::default();
+        for (c, h, w) in [
+            (1, 28, 28),
+            (3, 28, 28),
+            (1, 32, 32),
+            (3, 32, 32),
+            (1, 64, 64),
+            (3, 64, 64),
+            (3, 20, 36),
+        ] {
+            let shape = ImageShape::new(c, h, w);
+            let cfg = VaeConfig::new(shape.len(), vec![32], 4)
+                .with_arch(Arch::Conv)
+                .with_image(Some(shape));
+            let m = cfg.init::<Cpu>(&dev);
+            let x = Tensor::<Cpu, 2>::random([2, shape.len()], Distribution::Default, &dev);
+            let (mu, lv) = m.encode(x);
+            assert_eq!(mu.dims(), [2, 4], "{shape}");
+            assert_eq!(lv.dims(), [2, 4], "{shape}");
+            assert_eq!(m.decode(mu).dims(), [2, shape.len()], "{shape}");
+        }
     }
 
     #[test]

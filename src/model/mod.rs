@@ -1,12 +1,14 @@
-//! The VAE: its configuration and burn module ([`mlp`]) and the loss terms ([`loss`]).
+//! The VAE: its configuration and burn module ([`mlp`]), the image layers of the conv
+//! architecture ([`conv`]), the priors ([`prior`]) and the loss terms ([`loss`]).
 
+pub mod conv;
 pub mod loss;
 pub mod mlp;
 pub mod prior;
 
 pub use mlp::{
-    default_hidden, default_latent, permute_dims, Discriminator, Likelihood, MlpVae, Prior,
-    VaeConfig, Variant,
+    default_conv_hidden, default_hidden, default_latent, permute_dims, Arch, Discriminator,
+    Likelihood, Prior, Vae, VaeConfig, Variant,
 };
 pub use prior::Objective;
 

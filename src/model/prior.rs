@@ -12,7 +12,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{log_softmax, softmax};
 
 use super::loss::{kl_standard_normal, recon_nll};
-use super::{Likelihood, MlpVae, Prior, Variant};
+use super::{Likelihood, Prior, Vae, Variant};
 
 /// Total mass reserved so that no mixture weight falls below `PI_FLOOR / K`.
 pub const PI_FLOOR: f64 = 0.01;
@@ -102,7 +102,7 @@ pub fn su_reg<B: Backend>(
     ((q.clone() * kl).sum_dim(1) + (q * log_q).sum_dim(1) + k.ln()).squeeze_dim::<1>(1)
 }
 
-impl<B: Backend> MlpVae<B> {
+impl<B: Backend> Vae<B> {
     /// Per-row loss terms (reconstruction, regularizer) of one posterior sample. `[batch]` each
     pub fn loss_terms(
         &self,
@@ -115,7 +115,7 @@ impl<B: Backend> MlpVae<B> {
         (recon, reg)
     }
 
-    /// [`MlpVae::loss_terms`] for any variant, also returning the sampled z (needed by
+    /// [`Vae::loss_terms`] for any variant, also returning the sampled z (needed by
     /// FactorVAE's total-correlation term). `[batch]`, `[batch]`, `[batch, latent]`
     pub fn loss_terms_z(
         &self,
@@ -152,7 +152,7 @@ impl<B: Backend> MlpVae<B> {
             let zeros = recon.zeros_like();
             return (recon, zeros, None);
         }
-        let z = MlpVae::sample_z(mu.clone(), lv.clone()); // [batch, latent]
+        let z = Vae::sample_z(mu.clone(), lv.clone()); // [batch, latent]
         let recon = recon_nll(
             x,
             self.decode(z.clone()),

@@ -138,9 +138,22 @@ fn model_threshold(
     Ok(threshold)
 }
 
+/// `--explain` names columns: models of images read from IDX files or folders have none.
+fn check_explainable(schema: &vaetool::data::Schema) -> Result<()> {
+    if schema.image.is_some() && schema.features.is_empty() {
+        return Err(VaeError::Usage(
+            "--explain names the columns behind a score; a model of images read from IDX files \
+             or a folder has pixels, not columns"
+                .into(),
+        )
+        .into());
+    }
+    Ok(())
+}
+
 /// The `--train` file of known-good rows, read, with the data flags that fit it (its label
 /// column may be missing); `None` when the model trains on DATA itself.
-fn load_training(a: &Args) -> Result<Option<(vaetool::data::Table, crate::args::DataArgs)>> {
+fn load_training(a: &Args) -> Result<Option<(pipeline::Input, crate::args::DataArgs)>> {
     let Some(path) = &a.train_file else {
         return Ok(None);
     };
@@ -149,7 +162,7 @@ fn load_training(a: &Args) -> Result<Option<(vaetool::data::Table, crate::args::
         ..a.data.clone()
     };
     let t = pipeline::read(&d)?;
-    d.label_column = d.label_column.filter(|c| t.column_index(c).is_some());
+    d.label_column = d.label_column.filter(|c| t.has_column(c));
     Ok(Some((t, d)))
 }
 
@@ -157,13 +170,13 @@ type Scored = (
     Vec<f64>,
     Option<Threshold>,
     vaetool::data::Prepared,
-    vaetool::model::MlpVae<vaetool::backend::Cpu>,
+    vaetool::model::Vae<vaetool::backend::Cpu>,
     vaetool::modeldir::ModelConfig,
 );
 
 /// `--ensemble N`: N models from seeds `seed..seed+N`, each row's score the mean percentile
 /// among the models' training scores.
-fn run_ensemble(a: &Args, table: &vaetool::data::Table, seed: u64) -> Result<Scored> {
+fn run_ensemble(a: &Args, table: &pipeline::Input, seed: u64) -> Result<Scored> {
     let clean = load_training(a)?;
     let (train_table, train_args) = match &clean {
         Some((t, d)) => (t, d.clone()),
@@ -228,8 +241,15 @@ fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize
         .score
         .unwrap_or_else(|| infer::default_score(&m.config.model));
     infer::check_score(&m.config.model, kind)?;
+    if pipeline::format_of(&a.data) != crate::args::Format::Csv {
+        return Err(VaeError::Usage(
+            "--chunk-rows streams a CSV file; images are read whole".into(),
+        )
+        .into());
+    }
     let n_features = m.config.schema.features.len();
     if let Some(k) = a.explain {
+        check_explainable(&m.config.schema)?;
         if k > n_features {
             return Err(VaeError::Usage(format!(
                 "--explain {k} is larger than the number of feature columns ({n_features})"
@@ -246,7 +266,7 @@ fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize
     let (mut rows, mut flagged, mut chunk) = (0usize, 0usize, 0u64);
     let features = &m.config.schema.features;
     while let Some(t) = reader.next_chunk(chunk_rows)? {
-        let p = pipeline::prepare_with(&m.config.schema, &t, &a.data)?;
+        let p = pipeline::prepare_with(&m.config.schema, &pipeline::Input::Table(t), &a.data)?;
         // a different seed per chunk: reproducible, and no repeated noise pattern
         let scores = pipeline::scores_of(
             &m.model,
@@ -348,24 +368,30 @@ pub fn run(a: Args) -> Result<()> {
     if let (Some(n), Some(dir)) = (a.chunk_rows, &a.model) {
         return run_streaming(&a, out, dir, n);
     }
-    let table = pipeline::read(&a.data)?;
+    let loaded = a
+        .model
+        .as_deref()
+        .map(|dir| pipeline::load_and_prepare(dir, &a.data))
+        .transpose()?;
     let seed = a.train.seed;
     let device = Default::default();
-    let (scores, threshold, p, model, config) = match &a.model {
-        Some(dir) => {
-            let m = pipeline::load(dir)?;
+    let (table, loaded) = match loaded {
+        Some((m, input, p)) => (input, Some((m, p))),
+        None => (pipeline::read(&a.data)?, None),
+    };
+    let (scores, threshold, p, model, config) = match (&a.model, loaded) {
+        (Some(dir), Some((m, p))) => {
             let kind = a
                 .score
                 .unwrap_or_else(|| infer::default_score(&m.config.model));
             infer::check_score(&m.config.model, kind)?;
-            let p = pipeline::prepare_with(&m.config.schema, &table, &a.data)?;
             let scores =
                 pipeline::scores_of(&m.model, &m.config.model, &p.x, kind, a.samples, seed);
             let threshold = model_threshold(&a, &m, dir, kind)?;
             (scores, threshold, p, m.model, m.config)
         }
-        None if a.ensemble > 1 => run_ensemble(&a, &table, seed)?,
-        None => {
+        _ if a.ensemble > 1 => run_ensemble(&a, &table, seed)?,
+        _ => {
             if let Some(kind) = a.score {
                 let probe =
                     vaetool::model::VaeConfig::new(1, vec![], 1).with_variant(a.train.variant);
@@ -408,6 +434,7 @@ pub fn run(a: Args) -> Result<()> {
     let explained = match a.explain {
         None => None,
         Some(k) => {
+            check_explainable(&config.schema)?;
             let n = config.schema.features.len();
             if k > n {
                 return Err(VaeError::Usage(format!(

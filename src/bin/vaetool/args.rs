@@ -2,9 +2,20 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
-use vaetool::data::{DataOptions, Impute, ReadOptions, Scale};
-use vaetool::model::{Likelihood, Variant};
+use clap::{Args, ValueEnum};
+use vaetool::data::{DataOptions, ImageShape, Impute, ReadOptions, Scale};
+use vaetool::model::{Arch, Likelihood, Variant};
+
+/// The kind of input file (`--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    /// Delimited text with a header row (pixels too, with `--image-shape`).
+    Csv,
+    /// An IDX file of images (MNIST style).
+    Idx,
+    /// A folder of PNG/JPEG files (recursive; the sub-folder is the label).
+    Images,
+}
 
 fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
@@ -19,8 +30,22 @@ fn parse_delimiter(s: &str) -> Result<u8, String> {
 /// Reading the input file.
 #[derive(Args, Debug, Clone)]
 pub struct DataArgs {
-    /// Input CSV file (`.csv.gz` is decompressed; `-` reads stdin).
+    /// Input: a CSV file (`.csv.gz` is decompressed; `-` reads stdin), an IDX image file
+    /// (`*-idx3-ubyte[.gz]`), or a folder of PNG/JPEG images.
     pub data: PathBuf,
+    /// The input's kind when its name does not tell: csv, idx or images (a folder).
+    #[arg(long, value_enum)]
+    pub format: Option<Format>,
+    /// IDX label file for IDX images (`*-labels-idx1-ubyte[.gz]`): the label column.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Resize every image of a folder to N×N pixels (otherwise all must share one size).
+    #[arg(long, value_name = "N")]
+    pub image_size: Option<usize>,
+    /// The CSV's feature columns are the pixels of HxW (grayscale) or CxHxW images, channel
+    /// first, as values in 0..1 or 0..255.
+    #[arg(long, value_name = "SHAPE")]
+    pub image_shape: Option<ImageShape>,
     /// The file has no header row (columns are named c0, c1, …).
     #[arg(long)]
     pub no_header: bool,
@@ -89,9 +114,14 @@ pub struct TrainArgs {
     /// Latent dimension (default: about a quarter of the inputs, 2 to 10).
     #[arg(long)]
     pub latent: Option<usize>,
-    /// Observation model: gaussian, gaussian-learned or bernoulli.
-    #[arg(long, default_value = "gaussian")]
-    pub likelihood: Likelihood,
+    /// Network: mlp (fully connected) or conv (convolutions; images only). Default: conv for
+    /// images of 16 to 256 pixels a side, mlp otherwise.
+    #[arg(long)]
+    pub arch: Option<Arch>,
+    /// Observation model: gaussian, gaussian-learned or bernoulli (default: bernoulli for
+    /// images, gaussian otherwise).
+    #[arg(long)]
+    pub likelihood: Option<Likelihood>,
     /// The VAE family member: vae, poor-man (deterministic encoder + unit noise, loss
     /// Σ(x − x̂)² + ‖z‖₂) or factor (FactorVAE: + γ·total correlation via a discriminator).
     #[arg(long, default_value = "vae")]

@@ -186,9 +186,8 @@ fn from_probabilities(p: Matrix) -> Assignment {
     }
 }
 
-fn with_model(a: &Args, dir: &std::path::Path, table: &vaetool::data::Table) -> Result<Clusters> {
-    let m = pipeline::load(dir)?;
-    let p = pipeline::prepare_with(&m.config.schema, table, &a.data)?;
+fn with_model(a: &Args, dir: &std::path::Path) -> Result<Clusters> {
+    let (m, _, p) = pipeline::load_and_prepare(dir, &a.data)?;
     let device = Default::default();
     let prior = m.config.model.prior;
     let one_step = match a.method {
@@ -276,7 +275,7 @@ fn with_model(a: &Args, dir: &std::path::Path, table: &vaetool::data::Table) -> 
     })
 }
 
-fn without_model(a: &Args, table: &vaetool::data::Table) -> Result<Clusters> {
+fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
     let method = a.method.unwrap_or(Method::Kmeans);
     if let Some(latent) = method.latent() {
         if a.k.is_none() {
@@ -372,10 +371,9 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     let out = Output::create(a.output.as_deref())?;
-    let table = pipeline::read(&a.data)?;
     let c = match &a.model {
-        Some(dir) => with_model(&a, dir, &table)?,
-        None => without_model(&a, &table)?,
+        Some(dir) => with_model(&a, dir)?,
+        None => without_model(&a, &pipeline::read(&a.data)?)?,
     };
     let mut header = vec![c.id_name.clone(), "cluster".to_string()];
     let probs = c.assignment.probabilities.as_ref();

@@ -27,7 +27,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     let out = Output::create(a.output.as_deref())?;
-    let m = pipeline::load(&a.model)?;
+    let (m, _, p) = pipeline::load_and_prepare(&a.model, &a.data)?;
     if a.with_logvar && m.config.model.variant == vaetool::model::Variant::PoorMan {
         return Err(vaetool::VaeError::Usage(
             "--with-logvar: the poor man's VAE has a deterministic encoder and no posterior variance"
@@ -35,8 +35,6 @@ pub fn run(a: Args) -> Result<()> {
         )
         .into());
     }
-    let table = pipeline::read(&a.data)?;
-    let p = pipeline::prepare_with(&m.config.schema, &table, &a.data)?;
     let (mu, lv) = infer::embed(&m.model, &p.x, &Default::default());
     let d = mu.cols;
     let mut header = vec![p.id_name.clone()];

@@ -6,7 +6,10 @@ mod args;
 mod cluster;
 mod embed;
 mod evaluate;
+mod interpolate;
 mod pipeline;
+mod plot;
+mod reconstruct;
 mod sample;
 mod train;
 
@@ -15,7 +18,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use vaetool::VaeError;
 
-/// Find clusters and anomalies in tabular data with variational autoencoders.
+/// Find clusters and anomalies in tables and images with variational autoencoders.
 #[derive(Parser)]
 #[command(name = "vaetool", version, about, long_about = None)]
 struct Cli {
@@ -25,7 +28,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Train a VAE on a CSV file and save it as a model directory.
+    /// Train a VAE on a CSV file or images and save it as a model directory.
     Train(train::Args),
     /// Write the latent means (and optionally log-variances) of every row.
     Embed(embed::Args),
@@ -33,8 +36,14 @@ enum Command {
     Cluster(cluster::Args),
     /// Score rows by their negative ELBO and flag anomalies.
     Anomalies(anomalies::Args),
-    /// Generate rows from a model (from one cluster of a VaDE or Su model).
+    /// Generate rows or images from a model (from one cluster of a VaDE or Su model).
     Sample(sample::Args),
+    /// Originals and their reconstructions (a PNG for image models).
+    Reconstruct(reconstruct::Args),
+    /// Decode the straight line between two rows' latent means.
+    Interpolate(interpolate::Args),
+    /// Plots: latent means, anomaly-score histograms, training curves.
+    Plot(plot::Args),
     /// Compare predictions with true labels: ACC/NMI/ARI or ROC-AUC/AP.
     Evaluate(evaluate::Args),
 }
@@ -47,6 +56,9 @@ fn main() -> ExitCode {
         Command::Cluster(a) => cluster::run(a),
         Command::Anomalies(a) => anomalies::run(a),
         Command::Sample(a) => sample::run(a),
+        Command::Reconstruct(a) => reconstruct::run(a),
+        Command::Interpolate(a) => interpolate::run(a),
+        Command::Plot(a) => plot::run(a),
         Command::Evaluate(a) => evaluate::run(a),
     };
     match result {

@@ -9,10 +9,15 @@ use burn::prelude::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
 use vaetool::anomaly::{reference_scores, AnomalyState};
 use vaetool::backend::{Cpu, CpuTrain};
+use vaetool::data::image::{
+    looks_like_idx, read_idx_images, read_image_folder, FolderOptions, ImageSet, ImageShape,
+};
 use vaetool::data::{read_table, Prepared, Schema, Table};
 use vaetool::infer;
 use vaetool::metrics;
-use vaetool::model::{default_hidden, default_latent, MlpVae, Prior, VaeConfig};
+use vaetool::model::{
+    default_conv_hidden, default_hidden, default_latent, Arch, Likelihood, Prior, Vae, VaeConfig,
+};
 use vaetool::modeldir::{self, LoadedModel, ModelConfig, NewModel, Summary};
 use vaetool::onestep::{train_one_step, OneStepConfig, Phase};
 use vaetool::train::{
@@ -20,7 +25,7 @@ use vaetool::train::{
     Trained,
 };
 
-use crate::args::{DataArgs, FeatureArgs, TrainArgs};
+use crate::args::{DataArgs, FeatureArgs, Format, TrainArgs};
 
 /// Posterior samples per anomaly score unless `--samples` says otherwise.
 pub const DEFAULT_SAMPLES: usize = 10;
@@ -32,15 +37,152 @@ pub fn warn_all(warnings: &[String]) {
     }
 }
 
-/// Reads the input table.
-pub fn read(d: &DataArgs) -> Result<Table> {
-    Ok(read_table(&d.data, &d.read_options())?)
+/// What a DATA argument holds: a table, or images read from IDX files or a folder.
+pub enum Input {
+    /// A CSV file (a table, or pixels with `--image-shape`).
+    Table(Table),
+    /// IDX images or a folder of images.
+    Images(ImageSet),
+}
+
+impl Input {
+    /// The source as printed in messages.
+    pub fn source_name(&self) -> String {
+        match self {
+            Input::Table(t) => t.source_name(),
+            Input::Images(s) => s.source_name(),
+        }
+    }
+
+    /// Whether the table has this column (images have no named columns).
+    pub fn has_column(&self, name: &str) -> bool {
+        match self {
+            Input::Table(t) => t.column_index(name).is_some(),
+            Input::Images(_) => false,
+        }
+    }
+}
+
+/// The input's format: `--format`, else a folder is images, an IDX name is IDX, anything
+/// else CSV.
+pub fn format_of(d: &DataArgs) -> Format {
+    d.format.unwrap_or_else(|| {
+        if d.data.is_dir() {
+            Format::Images
+        } else if looks_like_idx(&d.data) {
+            Format::Idx
+        } else {
+            Format::Csv
+        }
+    })
+}
+
+fn usage(msg: String) -> anyhow::Error {
+    vaetool::VaeError::Usage(msg).into()
+}
+
+/// Reads DATA (a table or images).
+pub fn read(d: &DataArgs) -> Result<Input> {
+    read_for(d, None)
+}
+
+/// Reads DATA for a model trained on images of `target` (folders are resized and converted
+/// to it; IDX images must have it).
+pub fn read_for(d: &DataArgs, target: Option<ImageShape>) -> Result<Input> {
+    let format = format_of(d);
+    let name = d.data.display();
+    if d.labels.is_some() && format != Format::Idx {
+        return Err(usage(format!(
+            "--labels names the IDX label file of IDX images; {name} is not IDX (hint: \
+             --label-column names a CSV column; a folder's labels are its sub-folder names)"
+        )));
+    }
+    if d.image_size.is_some() && format != Format::Images {
+        return Err(usage(format!(
+            "--image-size resizes the images of a folder; {name} is not a folder"
+        )));
+    }
+    if d.image_shape.is_some() && format != Format::Csv {
+        return Err(usage(format!(
+            "--image-shape lays out the pixel columns of a CSV; {name} already has a shape"
+        )));
+    }
+    if format != Format::Csv {
+        for (flag, v) in [
+            ("--id-column", &d.id_column),
+            ("--label-column", &d.label_column),
+        ] {
+            if v.is_some() {
+                return Err(usage(format!(
+                    "{flag} names a CSV column; images have none (their id is the path or the \
+                     index; labels come from sub-folders or --labels)"
+                )));
+            }
+        }
+    }
+    let check_target = |s: &ImageSet| -> Result<()> {
+        match target {
+            Some(t) if t != s.shape => Err(vaetool::VaeError::Model(format!(
+                "{}: the images are {} (channels x height x width) but the model takes {t}",
+                s.source_name(),
+                s.shape
+            ))
+            .into()),
+            _ => Ok(()),
+        }
+    };
+    Ok(match format {
+        Format::Csv => Input::Table(read_table(&d.data, &d.read_options())?),
+        Format::Idx => {
+            let s = read_idx_images(&d.data, d.labels.as_deref())?;
+            check_target(&s)?;
+            Input::Images(s)
+        }
+        Format::Images => {
+            if d.image_size == Some(0) {
+                return Err(usage("--image-size must be at least 1".into()));
+            }
+            let size = d.image_size.map(|n| (n, n));
+            if let (Some(t), Some(sz)) = (target, size) {
+                if (t.height, t.width) != sz {
+                    return Err(usage(format!(
+                        "--image-size {} differs from the model's {}x{} images",
+                        sz.0, t.height, t.width
+                    )));
+                }
+            }
+            let opts = FolderOptions {
+                size: size.or(target.map(|t| (t.height, t.width))),
+                channels: target.map(|t| t.channels),
+            };
+            let s = read_image_folder(&d.data, &opts)?;
+            check_target(&s)?;
+            Input::Images(s)
+        }
+    })
+}
+
+/// Fits the schema on the training input and applies it.
+fn fit_input(input: &Input, d: &DataArgs, f: &FeatureArgs) -> Result<(Schema, Prepared)> {
+    match input {
+        Input::Table(table) => match d.image_shape {
+            Some(shape) => Ok(Schema::fit_pixels(table, &f.data_options(d), shape)?),
+            None => {
+                let (schema, warnings) = Schema::fit(table, &f.data_options(d))?;
+                warn_all(&warnings);
+                let data = schema.transform(table)?;
+                warn_all(&data.warnings);
+                Ok((schema, data))
+            }
+        },
+        Input::Images(s) => Ok((Schema::for_images(s.shape), s.clone().into_prepared())),
+    }
 }
 
 /// A freshly trained model with the data it was trained on.
 pub struct TrainedModel {
     pub config: ModelConfig,
-    pub model: MlpVae<Cpu>,
+    pub model: Vae<Cpu>,
     pub history: Vec<EpochStats>,
     pub best_epoch: usize,
     pub data: Prepared,
@@ -128,7 +270,7 @@ fn train_config(t: &TrainArgs, epochs: usize, batch: usize) -> TrainConfig {
 /// Validates the training flags and their combinations before any data is read or fitted.
 pub fn check_flags(t: &TrainArgs, prior: Prior) -> Result<()> {
     let probe = VaeConfig::new(1, vec![1], 1)
-        .with_likelihood(t.likelihood)
+        .with_likelihood(t.likelihood.unwrap_or(Likelihood::Gaussian))
         .with_prior(prior)
         .with_variant(t.variant);
     let cfg = train_config(t, t.epochs.unwrap_or(1), t.batch_size.unwrap_or(1));
@@ -137,9 +279,9 @@ pub fn check_flags(t: &TrainArgs, prior: Prior) -> Result<()> {
     Ok(())
 }
 
-/// Fits the schema on `table` and resolves the training flags.
+/// Fits the schema on the input and resolves the training flags.
 pub fn setup(
-    table: &Table,
+    table: &Input,
     d: &DataArgs,
     f: &FeatureArgs,
     t: &TrainArgs,
@@ -150,7 +292,7 @@ pub fn setup(
 
 /// [`setup`] with another rule for the default number of epochs.
 pub fn setup_with_epochs(
-    table: &Table,
+    table: &Input,
     d: &DataArgs,
     f: &FeatureArgs,
     t: &TrainArgs,
@@ -158,12 +300,22 @@ pub fn setup_with_epochs(
     default_epochs: fn(usize, usize) -> usize,
 ) -> Result<Setup> {
     check_flags(t, prior)?;
-    let (schema, warnings) = Schema::fit(table, &f.data_options(d))?;
-    warn_all(&warnings);
-    let data = schema.transform(table)?;
-    warn_all(&data.warnings);
+    let (schema, data) = fit_input(table, d, f)?;
     let inputs = schema.input_dim();
-    let hidden = t.hidden.clone().unwrap_or_else(|| default_hidden(inputs));
+    let image = schema.image;
+    let arch = t.arch.unwrap_or(match image {
+        Some(s) if vaetool::model::conv::check_shape(&s).is_ok() => Arch::Conv,
+        _ => Arch::Mlp,
+    });
+    let likelihood = t.likelihood.unwrap_or(if image.is_some() {
+        Likelihood::Bernoulli
+    } else {
+        Likelihood::Gaussian
+    });
+    let hidden = t.hidden.clone().unwrap_or_else(|| match arch {
+        Arch::Conv => default_conv_hidden(),
+        Arch::Mlp => default_hidden(inputs),
+    });
     if hidden.contains(&0) {
         return Err(vaetool::VaeError::Usage("--hidden widths must be at least 1".into()).into());
     }
@@ -172,9 +324,11 @@ pub fn setup_with_epochs(
         return Err(vaetool::VaeError::Usage("--latent must be at least 1".into()).into());
     }
     let vae = VaeConfig::new(inputs, hidden, latent)
-        .with_likelihood(t.likelihood)
+        .with_likelihood(likelihood)
         .with_prior(prior)
-        .with_variant(t.variant);
+        .with_variant(t.variant)
+        .with_arch(arch)
+        .with_image(image);
     let batch = t
         .batch_size
         .unwrap_or_else(|| default_batch_size(data.x.rows));
@@ -200,10 +354,14 @@ pub fn setup_with_epochs(
             Prior::Mixture(k) => format!("a VaDE (Gaussian-mixture prior, K={k})"),
             Prior::Su(k) => format!("Su's clustering VAE (K={k})"),
         };
+        let what = match image {
+            Some(s) => format!("{} images of {s}", data.x.rows),
+            None => format!("{} rows × {inputs} inputs", data.x.rows),
+        };
         eprintln!(
-            "training {kind} on {} rows × {inputs} inputs: hidden {:?}, latent {latent}, {} \
+            "training {kind} on {what}: {} network, hidden {:?}, latent {latent}, {} \
              likelihood, {epochs} epochs of batch {batch}",
-            data.x.rows,
+            arch.name(),
             vae.hidden,
             vae.likelihood.name()
         );
@@ -259,7 +417,7 @@ impl Setup {
 
 /// Fits the schema on `table` and trains a plain VAE with the training flags.
 pub fn train_model(
-    table: &Table,
+    table: &Input,
     d: &DataArgs,
     f: &FeatureArgs,
     t: &TrainArgs,
@@ -293,7 +451,7 @@ pub struct OneStepFlags {
 
 /// Trains a VaDE or Su model (pretraining, GMM initialization, restarts).
 pub fn train_one_step_model(
-    table: &Table,
+    table: &Input,
     d: &DataArgs,
     f: &FeatureArgs,
     t: &TrainArgs,
@@ -373,7 +531,7 @@ pub fn train_one_step_model(
 
 /// Anomaly scores of the chosen kind, reproducible for a seed.
 pub fn scores_of(
-    model: &MlpVae<Cpu>,
+    model: &Vae<Cpu>,
     vae: &VaeConfig,
     x: &vaetool::data::Matrix,
     kind: vaetool::infer::ScoreKind,
@@ -436,8 +594,63 @@ pub fn load(dir: &Path) -> Result<LoadedModel<Cpu>> {
     Ok(modeldir::load::<Cpu>(dir, &Default::default())?)
 }
 
-/// Applies a stored schema to a table; `--id-column`/`--label-column` override the stored ones.
-pub fn prepare_with(schema: &Schema, table: &Table, d: &DataArgs) -> Result<Prepared> {
+/// True when the output path names a PNG file (a picture rather than CSV).
+pub fn wants_png(output: Option<&Path>) -> bool {
+    output.is_some_and(|p| p.extension().is_some_and(|e| e.eq_ignore_ascii_case("png")))
+}
+
+/// The image shape of an image model; a clear error for a tabular one.
+pub fn image_shape(m: &LoadedModel<Cpu>) -> Result<ImageShape> {
+    m.config.schema.image.ok_or_else(|| {
+        vaetool::VaeError::Usage(format!(
+            "{} was trained on a table, not on images: pictures of rows need an image model \
+             (write CSV with -o FILE.csv)",
+            m.dir.display()
+        ))
+        .into()
+    })
+}
+
+/// Loads a model directory, reads DATA for it (a folder's images resized to the model's
+/// size) and applies the model's schema.
+pub fn load_and_prepare(dir: &Path, d: &DataArgs) -> Result<(LoadedModel<Cpu>, Input, Prepared)> {
+    let m = load(dir)?;
+    let input = read_for(d, m.config.schema.image)?;
+    let p = prepare_with(&m.config.schema, &input, d)?;
+    Ok((m, input, p))
+}
+
+/// Applies a stored schema to the input; `--id-column`/`--label-column` override the stored
+/// ones.
+pub fn prepare_with(schema: &Schema, input: &Input, d: &DataArgs) -> Result<Prepared> {
+    let table = match input {
+        Input::Table(t) => t,
+        Input::Images(s) => {
+            return match schema.image {
+                Some(shape) if schema.features.is_empty() && shape == s.shape => {
+                    Ok(s.clone().into_prepared())
+                }
+                Some(shape) if !schema.features.is_empty() => {
+                    Err(vaetool::VaeError::Model(format!(
+                        "{}: the model was trained on a CSV of {shape} pixels; give it such a CSV",
+                        s.source_name()
+                    ))
+                    .into())
+                }
+                Some(shape) => Err(vaetool::VaeError::Model(format!(
+                    "{}: the images are {} but the model takes {shape}",
+                    s.source_name(),
+                    s.shape
+                ))
+                .into()),
+                None => Err(vaetool::VaeError::Model(format!(
+                    "{}: the model was trained on a table, not on images",
+                    s.source_name()
+                ))
+                .into()),
+            };
+        }
+    };
     let mut schema = schema.clone();
     if let Some(id) = &d.id_column {
         schema.id_column = Some(id.clone());
