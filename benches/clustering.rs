@@ -11,6 +11,11 @@
 //!
 //! IDX images (`*-images-idx3-ubyte[.gz]`) are read with their `*-labels-idx1-ubyte[.gz]`
 //! sibling, pixels scaled to [0, 1]; an optional sixth argument keeps only the first N rows.
+//!
+//! Environment knobs, for the slower conv runs on a CPU: `ARCH=conv` (images: the conv VAE),
+//! `EPOCHS` (the VAE's), `PRE_EPOCHS` and `ONE_EPOCHS` (VaDE/Su pretraining and training),
+//! `BATCH`, and `METHODS=0,1,2` to run only some rows of the table (0 raw K-means, 1 K-means on
+//! latents, 2 GMM on latents, 3 VaDE, 4 Su).
 
 use std::time::Instant;
 
@@ -20,10 +25,13 @@ use linfa_clustering::KMeans;
 use rand::SeedableRng;
 use vaetool::backend::CpuTrain;
 use vaetool::cluster::{ClusterMethod, ClusterParams, Fitted};
+use vaetool::data::ImageShape;
 use vaetool::data::{read_table, DataOptions, Matrix, ReadOptions, Scale, Schema};
 use vaetool::infer;
 use vaetool::metrics::{ari, clustering_accuracy, encode_labels, nmi};
-use vaetool::model::{default_hidden, default_latent, Likelihood, Prior, VaeConfig};
+use vaetool::model::{
+    default_conv_hidden, default_hidden, default_latent, Arch, Likelihood, Prior, VaeConfig,
+};
 use vaetool::onestep::{train_one_step, OneStepConfig};
 use vaetool::train::{
     default_batch_size, default_epochs, default_one_step_epochs, train, TrainConfig,
@@ -122,15 +130,35 @@ fn main() {
     let x = &x;
     let d = x.cols;
     let device = Default::default();
-    let batch = default_batch_size(x.rows);
+    let env = |name: &str| {
+        std::env::var(name)
+            .ok()
+            .map(|v| v.parse::<usize>().unwrap())
+    };
+    let batch = env("BATCH").unwrap_or_else(|| default_batch_size(x.rows));
+    let methods: Vec<usize> = std::env::var("METHODS")
+        .map(|v| v.split(',').map(|m| m.parse().unwrap()).collect())
+        .unwrap_or_else(|_| (0..5).collect());
+    let conv = images && std::env::var("ARCH").is_ok_and(|a| a == "conv");
     // Images: pixels in [0, 1] with a Bernoulli likelihood, as in the VaDE paper.
     let likelihood = if images {
         Likelihood::Bernoulli
     } else {
         Likelihood::Gaussian
     };
-    let base = VaeConfig::new(d, default_hidden(d), default_latent(d)).with_likelihood(likelihood);
-    let (pre_epochs, one_epochs) = default_one_step_epochs(x.rows, batch);
+    let base = if conv {
+        let side = (d as f64).sqrt() as usize;
+        VaeConfig::new(d, default_conv_hidden(), default_latent(d))
+            .with_arch(Arch::Conv)
+            .with_image(Some(ImageShape::new(1, side, side)))
+    } else {
+        VaeConfig::new(d, default_hidden(d), default_latent(d))
+    }
+    .with_likelihood(likelihood);
+    let (pre_default, one_default) = default_one_step_epochs(x.rows, batch);
+    let pre_epochs = env("PRE_EPOCHS").unwrap_or(pre_default);
+    let one_epochs = env("ONE_EPOCHS").unwrap_or(one_default);
+    let vae_epochs = env("EPOCHS").unwrap_or_else(|| default_epochs(x.rows, batch));
 
     let names = [
         "K-means on raw features",
@@ -141,18 +169,24 @@ fn main() {
     ];
     let mut all: Vec<Scores> = names.iter().map(|_| Scores::new()).collect();
     for &seed in &seeds {
-        let t = Instant::now();
-        all[0].push(&truth, &raw_kmeans(x, k, seed), t.elapsed().as_secs_f64());
+        if methods.contains(&0) {
+            let t = Instant::now();
+            all[0].push(&truth, &raw_kmeans(x, k, seed), t.elapsed().as_secs_f64());
+        }
 
         let t = Instant::now();
-        let cfg = TrainConfig::new(default_epochs(x.rows, batch), batch).with_seed(seed);
-        let vae = train::<CpuTrain>(x, &base, &cfg, &device, &mut |_| {}).unwrap();
-        let (mu, _) = infer::embed(&vae.model, x, &device);
+        let cfg = TrainConfig::new(vae_epochs, batch).with_seed(seed);
+        let plain = methods.contains(&1) || methods.contains(&2);
+        let vae = plain.then(|| train::<CpuTrain>(x, &base, &cfg, &device, &mut |_| {}).unwrap());
+        let mu = vae.map(|v| infer::embed(&v.model, x, &device).0);
         let train_secs = t.elapsed().as_secs_f64();
         for (i, method) in [(1, ClusterMethod::Kmeans), (2, ClusterMethod::Gmm)] {
+            let Some(mu) = mu.as_ref().filter(|_| methods.contains(&i)) else {
+                continue;
+            };
             let t = Instant::now();
             let f = Fitted::fit(
-                &mu,
+                mu,
                 &ClusterParams {
                     k,
                     method,
@@ -163,12 +197,15 @@ fn main() {
             .unwrap();
             all[i].push(
                 &truth,
-                &f.predict(&mu).labels,
+                &f.predict(mu).labels,
                 train_secs + t.elapsed().as_secs_f64(),
             );
         }
 
         for (i, prior) in [(3, Prior::Mixture(k)), (4, Prior::Su(k))] {
+            if !methods.contains(&i) {
+                continue;
+            }
             let t = Instant::now();
             let vae = base.clone().with_prior(prior);
             let cfg = TrainConfig::new(one_epochs, batch).with_seed(seed);
@@ -193,16 +230,19 @@ fn main() {
         x.rows
     );
     println!(
-        "VAE: hidden {:?}, latent {}, {} likelihood, batch {batch}, {} epochs; VaDE/Su: {pre_epochs} pretraining + {one_epochs} epochs, 1 restart",
+        "VAE: {} network, hidden {:?}, latent {}, {} likelihood, batch {batch}, {vae_epochs} epochs; VaDE/Su: {pre_epochs} pretraining + {one_epochs} epochs, 1 restart",
+        base.arch.name(),
         base.hidden,
         base.latent,
         base.likelihood.name(),
-        default_epochs(x.rows, batch)
     );
     println!();
     println!("| method | ACC median [min–max] | NMI median [min–max] | ARI median [min–max] | seconds (median) |");
     println!("|---|---|---|---|---|");
     for (n, s) in names.iter().zip(&all) {
+        if s.acc.is_empty() {
+            continue;
+        }
         let mut secs = s.secs.clone();
         secs.sort_by(f64::total_cmp);
         println!(

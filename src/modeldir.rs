@@ -203,7 +203,7 @@ pub fn save<B: Backend>(dir: &Path, m: NewModel<'_, B>) -> Result<()> {
         _ => PathBuf::from("."),
     };
     std::fs::create_dir_all(&parent).map_err(werr)?;
-    let tmp = tempfile::Builder::new()
+    let tmp = crate::output::temp_builder(true)
         .prefix(".vaetool-model-")
         .tempdir_in(&parent)
         .map_err(werr)?;

@@ -32,7 +32,7 @@ impl Output {
                 source: std::io::Error::other("is a directory"),
             });
         }
-        let tmp = tempfile::Builder::new()
+        let tmp = temp_builder(false)
             .prefix(".vaetool-")
             .suffix(".tmp")
             .tempfile_in(&dir)
@@ -180,12 +180,31 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         path: path.to_path_buf(),
         source,
     };
-    let mut tmp = tempfile::Builder::new()
+    let mut tmp = temp_builder(false)
         .prefix(".vaetool-")
         .tempfile_in(dir)
         .map_err(err)?;
     tmp.write_all(bytes).map_err(err)?;
     commit(tmp, path)
+}
+
+/// A temporary-file builder whose files (or directories) get the permissions a plainly
+/// created one would: `0o666` (`0o777`) less the umask, instead of tempfile's private `0o600`
+/// (`0o700`), since they are renamed into place as the user's output.
+pub(crate) fn temp_builder(dir: bool) -> tempfile::Builder<'static, 'static> {
+    let mut b = tempfile::Builder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        b.permissions(std::fs::Permissions::from_mode(if dir {
+            0o777
+        } else {
+            0o666
+        }));
+    }
+    #[cfg(not(unix))]
+    let _ = dir;
+    b
 }
 
 /// Formats a float for CSV output: shortest round-trip representation.
@@ -196,6 +215,21 @@ pub fn fmt_f(v: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn outputs_are_not_private_files() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("o.csv");
+        write_atomic(&p, b"a\n").unwrap();
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        // 0o666 less the umask: the group or others can read unless the umask forbids it
+        let plain = d.path().join("plain");
+        std::fs::write(&plain, b"").unwrap();
+        let want = std::fs::metadata(&plain).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, want, "{mode:o} vs {want:o}");
+    }
 
     #[test]
     fn writes_atomically_and_leaves_no_temp_files() {

@@ -157,8 +157,11 @@ fn load_training(a: &Args) -> Result<Option<(pipeline::Input, crate::args::DataA
     let Some(path) = &a.train_file else {
         return Ok(None);
     };
+    // The file's own kind is detected from its name; IDX labels belong to DATA only.
     let mut d = crate::args::DataArgs {
         data: path.clone(),
+        format: None,
+        labels: None,
         ..a.data.clone()
     };
     let t = pipeline::read(&d)?;
