@@ -10,6 +10,7 @@
 //! - [`onestep`]: one-step clustering (VaDE, Su): pretraining, GMM initialization, restarts;
 //! - [`infer`]: embedding, cluster probabilities, anomaly scores (ELBO, IWAE, reconstruction)
 //!   and explanations on the plain (non-autodiff) backend;
+//! - [`device`]: `--device`: training and scoring on the CPU or a CUDA GPU;
 //! - [`generate`]: sampling rows from the prior or one cluster;
 //! - [`cluster`]: K-means and GMM on latent means (linfa), BIC model selection;
 //! - [`anomaly`]: thresholds (absolute, contamination) and the stored reference scores;
@@ -27,6 +28,7 @@ pub mod anomaly;
 pub mod backend;
 pub mod cluster;
 pub mod data;
+pub mod device;
 pub mod error;
 pub mod generate;
 pub mod infer;

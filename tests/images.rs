@@ -524,5 +524,28 @@ fn bad_images_are_clear_errors_without_output() {
         err.contains("the conv VAE takes images of 16 to 256 pixels a side; these are 1x8x8"),
         "{err}"
     );
+    // a GPU asked of a CPU-only build says how to get one
+    let err = fails(
+        &[
+            "anomalies",
+            &img,
+            "--model",
+            &m_img,
+            "--device",
+            "cuda",
+            "-o",
+            &o,
+        ],
+        2,
+    );
+    assert!(
+        err.contains("this vaetool was built without GPU support: rebuild it with `cargo build --release --features cuda`"),
+        "{err}"
+    );
+    let err = fails(&["train", &img, "--device", "tpu", "-o", &model], 2);
+    assert!(
+        err.contains("unknown device 'tpu' (expected auto, cpu, cuda or cuda:N)"),
+        "{err}"
+    );
     assert!(!out.exists(), "no partial output");
 }

@@ -210,11 +210,11 @@ fn run_ensemble(a: &Args, table: &pipeline::Input, seed: u64) -> Result<Scored> 
             kind,
             a.samples,
             targs.seed,
-        );
+        )?;
         let (ds, p) = if a.train_file.is_some() {
             let p = pipeline::prepare_with(&t.config.schema, table, &a.data)?;
             (
-                pipeline::scores_of(&t.model, &t.config.model, &p.x, kind, a.samples, targs.seed),
+                pipeline::scores_of(&t.model, &t.config.model, &p.x, kind, a.samples, targs.seed)?,
                 p,
             )
         } else {
@@ -278,7 +278,7 @@ fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize
             kind,
             a.samples,
             a.train.seed.wrapping_add(chunk),
-        );
+        )?;
         let explained = a.explain.map(|k| {
             infer::explain(
                 &m.model,
@@ -367,6 +367,7 @@ pub fn run(a: Args) -> Result<()> {
     if a.model.is_none() {
         pipeline::check_flags(&a.train, vaetool::model::Prior::Standard)?;
     }
+    pipeline::compute(&a.train)?;
     let out = Output::create(a.output.as_deref())?;
     if let (Some(n), Some(dir)) = (a.chunk_rows, &a.model) {
         return run_streaming(&a, out, dir, n);
@@ -389,7 +390,7 @@ pub fn run(a: Args) -> Result<()> {
                 .unwrap_or_else(|| infer::default_score(&m.config.model));
             infer::check_score(&m.config.model, kind)?;
             let scores =
-                pipeline::scores_of(&m.model, &m.config.model, &p.x, kind, a.samples, seed);
+                pipeline::scores_of(&m.model, &m.config.model, &p.x, kind, a.samples, seed)?;
             let threshold = model_threshold(&a, &m, dir, kind)?;
             (scores, threshold, p, m.model, m.config)
         }
@@ -411,7 +412,7 @@ pub fn run(a: Args) -> Result<()> {
                 .score
                 .unwrap_or_else(|| infer::default_score(&t.config.model));
             let train_scores =
-                pipeline::scores_of(&t.model, &t.config.model, &t.data.x, kind, a.samples, seed);
+                pipeline::scores_of(&t.model, &t.config.model, &t.data.x, kind, a.samples, seed)?;
             let reference = reference_scores(&train_scores);
             let quantile = quantile_request(&a, &reference)?;
             if let Some(dir) = &a.save_model {
@@ -426,7 +427,8 @@ pub fn run(a: Args) -> Result<()> {
             }
             let (scores, p) = if a.train_file.is_some() {
                 let p = pipeline::prepare_with(&t.config.schema, &table, &a.data)?;
-                let s = pipeline::scores_of(&t.model, &t.config.model, &p.x, kind, a.samples, seed);
+                let s =
+                    pipeline::scores_of(&t.model, &t.config.model, &p.x, kind, a.samples, seed)?;
                 (s, p)
             } else {
                 (train_scores, t.data)

@@ -168,6 +168,10 @@ pub struct TrainArgs {
     /// Maximum gradient norm.
     #[arg(long, default_value_t = 10.0)]
     pub grad_clip: f64,
+    /// Where to train and score: auto (a CUDA GPU when this binary has CUDA support and one
+    /// is usable, else the CPU), cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: vaetool::device::DeviceRequest,
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,

@@ -5,24 +5,23 @@ use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Result;
-use burn::prelude::Backend;
 use indicatif::{ProgressBar, ProgressStyle};
 use vaetool::anomaly::{reference_scores, AnomalyState};
-use vaetool::backend::{Cpu, CpuTrain};
+use vaetool::backend::Cpu;
 use vaetool::data::image::{
     looks_like_idx, read_idx_images, read_image_folder, FolderOptions, ImageSet, ImageShape,
 };
 use vaetool::data::{read_table, Prepared, Schema, Table};
+use vaetool::device::{resolve, score_on, train_on, train_one_step_on, Compute};
 use vaetool::infer;
 use vaetool::metrics;
 use vaetool::model::{
     default_conv_hidden, default_hidden, default_latent, Arch, Likelihood, Prior, Vae, VaeConfig,
 };
 use vaetool::modeldir::{self, LoadedModel, ModelConfig, NewModel, Summary};
-use vaetool::onestep::{train_one_step, OneStepConfig, Phase};
+use vaetool::onestep::{OneStepConfig, Phase};
 use vaetool::train::{
-    default_batch_size, default_epochs, default_one_step_epochs, train, EpochStats, TrainConfig,
-    Trained,
+    default_batch_size, default_epochs, default_one_step_epochs, EpochStats, TrainConfig, Trained,
 };
 
 use crate::args::{DataArgs, FeatureArgs, Format, TrainArgs};
@@ -424,7 +423,7 @@ pub fn train_model(
 ) -> Result<TrainedModel> {
     let s = setup(table, d, f, t, Prior::Standard)?;
     let mut progress = Progress::new(s.cfg.epochs, t.quiet);
-    let result = train::<CpuTrain>(&s.data.x, &s.vae, &s.cfg, &Default::default(), &mut |e| {
+    let result = train_on(compute(t)?, &s.data.x, &s.vae, &s.cfg, &mut |e| {
         progress.update(e)
     });
     progress.finish();
@@ -478,12 +477,12 @@ pub fn train_one_step_model(
     }
     let mut current: Option<(Phase, Progress)> = None;
     let epochs = s.cfg.epochs;
-    let result = train_one_step::<CpuTrain>(
+    let result = train_one_step_on(
+        compute(t)?,
         &s.data.x,
         &s.vae,
         &s.cfg,
         one,
-        &Default::default(),
         &mut |phase, e| {
             if current.as_ref().is_none_or(|(p, _)| *p != phase) {
                 if let Some((_, p)) = &current {
@@ -529,7 +528,23 @@ pub fn train_one_step_model(
     })
 }
 
-/// Anomaly scores of the chosen kind, reproducible for a seed.
+static COMPUTE: std::sync::OnceLock<Compute> = std::sync::OnceLock::new();
+
+/// The device of this run (`--device`), resolved once; `auto` falling back to the CPU in a
+/// CUDA build says why in one line.
+pub fn compute(t: &TrainArgs) -> Result<&'static Compute> {
+    if let Some(c) = COMPUTE.get() {
+        return Ok(c);
+    }
+    let (c, notice) = resolve(t.device)?;
+    if let Some(n) = notice {
+        eprintln!("note: {n}");
+    }
+    Ok(COMPUTE.get_or_init(|| c))
+}
+
+/// Anomaly scores of the chosen kind, on the run's device (the CPU unless [`compute`] chose
+/// another), reproducible for a seed.
 pub fn scores_of(
     model: &Vae<Cpu>,
     vae: &VaeConfig,
@@ -537,23 +552,22 @@ pub fn scores_of(
     kind: vaetool::infer::ScoreKind,
     samples: usize,
     seed: u64,
-) -> Vec<f64> {
-    let device = Default::default();
-    Cpu::seed(&device, seed);
-    infer::score(model, vae, x, kind, samples, &device)
+) -> Result<Vec<f64>> {
+    let c = COMPUTE.get().unwrap_or(&Compute::Cpu);
+    Ok(score_on(c, model, vae, x, kind, samples, seed)?)
 }
 
 /// The anomaly reference of a freshly trained model: its training rows' scores (the model's
 /// default score).
-pub fn anomaly_reference(t: &TrainedModel, samples: usize, seed: u64) -> AnomalyState {
+pub fn anomaly_reference(t: &TrainedModel, samples: usize, seed: u64) -> Result<AnomalyState> {
     let kind = infer::default_score(&t.config.model);
-    let s = scores_of(&t.model, &t.config.model, &t.data.x, kind, samples, seed);
-    AnomalyState {
+    let s = scores_of(&t.model, &t.config.model, &t.data.x, kind, samples, seed)?;
+    Ok(AnomalyState {
         score: kind,
         samples,
         reference: reference_scores(&s),
         threshold: None,
-    }
+    })
 }
 
 /// Writes a trained model's directory.

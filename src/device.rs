@@ -1,0 +1,291 @@
+//! Where models train and score (`--device auto|cpu|cuda|cuda:N`). Training and scoring run on
+//! the chosen device; the trained network is then handed back on the CPU backend, so saving,
+//! clustering and pictures are the same whatever trained it. Models cross backends through
+//! burn's binary record (full precision), which is backend-independent.
+//!
+//! With the `cuda` cargo feature, CUDA devices are probed before use so that a missing driver
+//! or a device index out of range is a clear error rather than a panic deep inside the runtime,
+//! and cubecl's autotune and compilation caches go to `$XDG_CACHE_HOME/vaetool/cubecl` (or
+//! `~/.cache/vaetool/cubecl`), never the working directory.
+
+use burn::module::Module;
+use burn::prelude::Backend;
+use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
+
+use crate::backend::{Cpu, CpuTrain};
+use crate::data::Matrix;
+use crate::error::{Result, VaeError};
+use crate::infer::ScoreKind;
+use crate::model::{Vae, VaeConfig};
+use crate::onestep::{train_one_step, OneStepConfig, OneStepResult, Phase};
+use crate::train::{train, EpochStats, TrainConfig, Trained};
+
+/// What `--device` asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeviceRequest {
+    /// CUDA device 0 when this binary has CUDA support and a GPU is usable, else the CPU.
+    Auto,
+    /// The CPU.
+    Cpu,
+    /// CUDA device N.
+    Cuda(usize),
+}
+
+impl std::str::FromStr for DeviceRequest {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda(0)),
+            _ => s
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse().ok())
+                .map(Self::Cuda)
+                .ok_or_else(|| {
+                    format!("unknown device '{s}' (expected auto, cpu, cuda or cuda:N)")
+                }),
+        }
+    }
+}
+
+/// A resolved device.
+#[derive(Debug, Clone)]
+pub enum Compute {
+    /// The CPU backend.
+    Cpu,
+    /// A CUDA device (binaries built with `--features cuda`).
+    #[cfg(feature = "cuda")]
+    Cuda(crate::backend::GpuDevice),
+}
+
+impl Compute {
+    /// A short name for messages.
+    pub fn name(&self) -> String {
+        match self {
+            Compute::Cpu => "cpu".into(),
+            #[cfg(feature = "cuda")]
+            Compute::Cuda(d) => format!("cuda:{}", d.index),
+        }
+    }
+}
+
+/// True when this binary was built with CUDA support.
+pub const HAS_CUDA: bool = cfg!(feature = "cuda");
+
+/// Resolves a request. Returns the device and, for `auto` falling back to the CPU in a CUDA
+/// build, a one-line notice saying why.
+pub fn resolve(req: DeviceRequest) -> Result<(Compute, Option<String>)> {
+    match req {
+        DeviceRequest::Cpu => Ok((Compute::Cpu, None)),
+        #[cfg(not(feature = "cuda"))]
+        DeviceRequest::Auto => Ok((Compute::Cpu, None)),
+        #[cfg(not(feature = "cuda"))]
+        DeviceRequest::Cuda(_) => Err(VaeError::Usage(
+            "this vaetool was built without GPU support: rebuild it with `cargo build --release \
+             --features cuda` (CUDA need not be installed to build; for CUDA 13 drivers set \
+             CUDARC_CUDA_VERSION=13000 while building)"
+                .into(),
+        )),
+        #[cfg(feature = "cuda")]
+        DeviceRequest::Auto => match gpu::probe(0) {
+            Ok(d) => Ok((Compute::Cuda(d), None)),
+            Err(why) => Ok((
+                Compute::Cpu,
+                Some(format!("no usable CUDA GPU ({why}); running on the CPU")),
+            )),
+        },
+        #[cfg(feature = "cuda")]
+        DeviceRequest::Cuda(n) => gpu::probe(n)
+            .map(|d| (Compute::Cuda(d), None))
+            .map_err(|why| VaeError::Usage(format!("--device cuda:{n}: {why}"))),
+    }
+}
+
+#[cfg(feature = "cuda")]
+mod gpu {
+    use burn::prelude::*;
+
+    use crate::backend::{Gpu, GpuDevice};
+
+    /// Points cubecl's caches at the user's cache directory (once per process).
+    fn caches() {
+        use cubecl_runtime::config::{cache::CacheConfig, CubeClRuntimeConfig, RuntimeConfig};
+        static ONCE: std::sync::Once = std::sync::Once::new();
+        ONCE.call_once(|| {
+            let root = std::env::var_os("XDG_CACHE_HOME")
+                .map(std::path::PathBuf::from)
+                .or_else(|| {
+                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache"))
+                })
+                .map(|c| c.join("vaetool").join("cubecl"));
+            if let Some(root) = root {
+                let mut cfg = CubeClRuntimeConfig::default();
+                cfg.autotune.cache = CacheConfig::File(root.join("autotune"));
+                cfg.compilation.cache = Some(CacheConfig::File(root.join("compilation")));
+                CubeClRuntimeConfig::set(cfg);
+            }
+        });
+    }
+
+    /// Creates a tensor on CUDA device `n` and reads it back, catching the runtime's panics
+    /// (no driver, no such device) and returning their message.
+    pub fn probe(n: usize) -> Result<GpuDevice, String> {
+        caches();
+        let device = GpuDevice::new(n);
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let r = std::panic::catch_unwind(|| {
+            let t = Tensor::<Gpu, 1>::from_floats([1.0, 2.0], &device);
+            t.sum().into_scalar().elem::<f32>()
+        });
+        std::panic::set_hook(hook);
+        match r {
+            Ok(3.0) => Ok(device),
+            Ok(v) => Err(format!("the device computed 1 + 2 = {v}")),
+            Err(e) => Err(e
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "the CUDA runtime failed to start".into())),
+        }
+    }
+}
+
+/// Copies a network to another backend (through the backend-independent binary record).
+pub fn move_model<B1: Backend, B2: Backend>(
+    model: &Vae<B1>,
+    vae: &VaeConfig,
+    device: &B2::Device,
+) -> Result<Vae<B2>> {
+    let rec = BinBytesRecorder::<FullPrecisionSettings>::default();
+    let bytes = rec
+        .record(model.clone().into_record(), ())
+        .map_err(|e| VaeError::Training(format!("cannot copy the network: {e}")))?;
+    let back = Recorder::<B2>::load(&rec, bytes, device)
+        .map_err(|e| VaeError::Training(format!("cannot copy the network: {e}")))?;
+    Ok(vae.init::<B2>(device).load_record(back))
+}
+
+#[cfg(feature = "cuda")]
+fn to_cpu<B: Backend>(t: Trained<B>, vae: &VaeConfig) -> Result<Trained<Cpu>> {
+    Ok(Trained {
+        model: move_model::<B, Cpu>(&t.model, vae, &Default::default())?,
+        history: t.history,
+        best_epoch: t.best_epoch,
+    })
+}
+
+/// [`train`] on the chosen device; the network comes back on the CPU backend.
+pub fn train_on(
+    compute: &Compute,
+    x: &Matrix,
+    vae: &VaeConfig,
+    cfg: &TrainConfig,
+    on_epoch: &mut dyn FnMut(&EpochStats),
+) -> Result<Trained<Cpu>> {
+    match compute {
+        Compute::Cpu => train::<CpuTrain>(x, vae, cfg, &Default::default(), on_epoch),
+        #[cfg(feature = "cuda")]
+        Compute::Cuda(d) => to_cpu(
+            train::<crate::backend::GpuTrain>(x, vae, cfg, d, on_epoch)?,
+            vae,
+        ),
+    }
+}
+
+/// [`train_one_step`] on the chosen device; the network comes back on the CPU backend.
+pub fn train_one_step_on(
+    compute: &Compute,
+    x: &Matrix,
+    vae: &VaeConfig,
+    cfg: &TrainConfig,
+    one: &OneStepConfig,
+    on_epoch: &mut dyn FnMut(Phase, &EpochStats),
+) -> Result<OneStepResult<Cpu>> {
+    match compute {
+        Compute::Cpu => train_one_step::<CpuTrain>(x, vae, cfg, one, &Default::default(), on_epoch),
+        #[cfg(feature = "cuda")]
+        Compute::Cuda(d) => {
+            let r = train_one_step::<crate::backend::GpuTrain>(x, vae, cfg, one, d, on_epoch)?;
+            Ok(OneStepResult {
+                trained: to_cpu(r.trained, vae)?,
+                restart_elbos: r.restart_elbos,
+                kept: r.kept,
+                labels: r.labels,
+                probabilities: r.probabilities,
+                warnings: r.warnings,
+            })
+        }
+    }
+}
+
+/// Anomaly scores on the chosen device, reproducible for a seed on each device.
+pub fn score_on(
+    compute: &Compute,
+    model: &Vae<Cpu>,
+    vae: &VaeConfig,
+    x: &Matrix,
+    kind: ScoreKind,
+    samples: usize,
+    seed: u64,
+) -> Result<Vec<f64>> {
+    match compute {
+        Compute::Cpu => {
+            let device = Default::default();
+            Cpu::seed(&device, seed);
+            Ok(crate::infer::score(model, vae, x, kind, samples, &device))
+        }
+        #[cfg(feature = "cuda")]
+        Compute::Cuda(d) => {
+            use crate::backend::Gpu;
+            let m = move_model::<Cpu, Gpu>(model, vae, d)?;
+            Gpu::seed(d, seed);
+            Ok(crate::infer::score(&m, vae, x, kind, samples, d))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use burn::prelude::*;
+
+    #[test]
+    fn requests_parse() {
+        assert_eq!("auto".parse(), Ok(DeviceRequest::Auto));
+        assert_eq!("cpu".parse(), Ok(DeviceRequest::Cpu));
+        assert_eq!("cuda".parse(), Ok(DeviceRequest::Cuda(0)));
+        assert_eq!("cuda:3".parse(), Ok(DeviceRequest::Cuda(3)));
+        assert_eq!(
+            "tpu".parse::<DeviceRequest>(),
+            Err("unknown device 'tpu' (expected auto, cpu, cuda or cuda:N)".to_string())
+        );
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
+    fn cuda_without_the_feature_says_how_to_build() {
+        let e = resolve(DeviceRequest::Cuda(0)).unwrap_err();
+        assert!(e.is_user_error());
+        assert!(e.to_string().contains("--features cuda"), "{e}");
+        assert!(matches!(
+            resolve(DeviceRequest::Auto),
+            Ok((Compute::Cpu, None))
+        ));
+    }
+
+    #[test]
+    fn moved_models_compute_the_same() {
+        let vae = VaeConfig::new(5, vec![8], 2);
+        let dev = Default::default();
+        let m = vae.init::<Cpu>(&dev);
+        let x = Tensor::<Cpu, 2>::ones([3, 5], &dev);
+        // burn initializes parameters lazily, at their first use: a clone of a never-used
+        // module would draw its own weights. Trained models are always materialized.
+        let a: Vec<f32> = m.encode(x.clone()).0.into_data().to_vec().unwrap();
+        let copy = move_model::<Cpu, Cpu>(&m, &vae, &dev).unwrap();
+        let b: Vec<f32> = copy.encode(x).0.into_data().to_vec().unwrap();
+        assert_eq!(a, b);
+    }
+}
