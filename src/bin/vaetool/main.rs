@@ -49,6 +49,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    vaetool::backend::tune_allocator();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => train::run(a),
