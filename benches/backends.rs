@@ -8,6 +8,9 @@
 
 use std::time::Instant;
 
+#[path = "random.rs"]
+mod random;
+
 use burn::backend::Autodiff;
 use burn::tensor::backend::AutodiffBackend;
 use vaetool::data::{read_table, DataOptions, Matrix, ReadOptions, Scale, Schema};
@@ -58,19 +61,7 @@ fn main() {
     let small = VaeConfig::new(64, vec![128, 64], 10);
 
     let n = 2048;
-    let mut state = 12345u64;
-    let big_x = Matrix::new(
-        n,
-        784,
-        (0..n * 784)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 40) as f32) / (1u64 << 24) as f32
-            })
-            .collect(),
-    );
+    let big_x = random::random(n, 784);
     let big = VaeConfig::new(784, vec![500, 500, 2000], 10).with_likelihood(Likelihood::Bernoulli);
 
     println!("| model | backend | batch | steps/s | rows/s |");

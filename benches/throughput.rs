@@ -17,7 +17,11 @@
 
 use std::time::Instant;
 
-use vaetool::data::{ImageShape, Matrix};
+#[path = "random.rs"]
+mod random;
+use random::random;
+
+use vaetool::data::ImageShape;
 use vaetool::device::{resolve, score_on, train_on};
 use vaetool::model::{default_hidden, default_latent, Arch, Likelihood, VaeConfig};
 use vaetool::train::TrainConfig;
@@ -91,21 +95,4 @@ fn main() {
             s.iter().sum::<f64>() / s.len() as f64
         );
     }
-}
-
-/// Deterministic pseudo-random values in [0, 1).
-fn random(rows: usize, cols: usize) -> Matrix {
-    let mut state = 12345u64;
-    Matrix::new(
-        rows,
-        cols,
-        (0..rows * cols)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 40) as f32) / (1u64 << 24) as f32
-            })
-            .collect(),
-    )
 }

@@ -77,6 +77,50 @@ where
     save_png(&img, path)
 }
 
+type Chart<'a, 'b> = ChartContext<
+    'a,
+    BitMapBackend<'b>,
+    Cartesian2d<plotters::coord::types::RangedCoordf64, plotters::coord::types::RangedCoordf64>,
+>;
+
+/// A chart with the common caption, margins and mesh.
+fn chart<'a, 'b>(
+    root: &'a DrawingArea<BitMapBackend<'b>, plotters::coord::Shift>,
+    title: &str,
+    axes: (&str, &str),
+    x: std::ops::Range<f64>,
+    y: std::ops::Range<f64>,
+) -> std::result::Result<Chart<'a, 'b>, Box<dyn std::error::Error>> {
+    let mut chart = ChartBuilder::on(root)
+        .caption(title, ("sans-serif", 22))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(70)
+        .build_cartesian_2d(x, y)?;
+    chart
+        .configure_mesh()
+        .x_desc(axes.0)
+        .y_desc(axes.1)
+        .label_style(("sans-serif", 14))
+        .light_line_style(RGBColor(238, 238, 238))
+        .draw()?;
+    Ok(chart)
+}
+
+/// Draws the legend of the labelled series.
+fn legend<'a, 'b: 'a>(
+    chart: &mut Chart<'a, 'b>,
+) -> std::result::Result<(), Box<dyn std::error::Error>> {
+    chart
+        .configure_series_labels()
+        .label_font(("sans-serif", 14))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .position(SeriesLabelPosition::UpperRight)
+        .draw()
+        .map_err(|e| e.to_string().into())
+}
+
 /// A range that covers `values` with a 5 % margin (a unit range around a constant).
 fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values
@@ -103,19 +147,7 @@ pub fn scatter(
     render(path, |root| {
         let xr = padded_range(points.iter().map(|p| p[0]));
         let yr = padded_range(points.iter().map(|p| p[1]));
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(55)
-            .build_cartesian_2d(xr, yr)?;
-        chart
-            .configure_mesh()
-            .x_desc(axes.0)
-            .y_desc(axes.1)
-            .label_style(("sans-serif", 14))
-            .light_line_style(RGBColor(238, 238, 238))
-            .draw()?;
+        let mut chart = chart(root, title, axes, xr, yr)?;
         let radius = if points.len() > 20_000 { 1 } else { 2 };
         for (g, name) in names.iter().enumerate() {
             let c = colour(g);
@@ -130,14 +162,7 @@ pub fn scatter(
                 .label(name.as_str())
                 .legend(move |(x, y)| Circle::new((x + 8, y), 4, c.filled()));
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::UpperRight)
-            .draw()?;
-        Ok(())
+        legend(&mut chart)
     })
 }
 
@@ -183,19 +208,7 @@ pub fn histogram(
     let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.08;
     let width = (range.end - range.start) / BINS as f64;
     render(path, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(60)
-            .build_cartesian_2d(range.clone(), 0.0..top)?;
-        chart
-            .configure_mesh()
-            .x_desc(x_desc)
-            .y_desc("rows")
-            .label_style(("sans-serif", 14))
-            .light_line_style(RGBColor(238, 238, 238))
-            .draw()?;
+        let mut chart = chart(root, title, (x_desc, "rows"), range.clone(), 0.0..top)?;
         chart
             .draw_series(counts.iter().enumerate().map(|(i, &c)| {
                 let x0 = range.start + i as f64 * width;
@@ -219,13 +232,7 @@ pub fn histogram(
                 .label(format!("threshold {t:.4}"))
                 .legend(|(x, y)| PathElement::new([(x, y), (x + 16, y)], RED.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        legend(&mut chart)
     })
 }
 
@@ -240,19 +247,7 @@ pub fn curves(
     let xr = padded_range(epochs.iter().copied());
     let yr = padded_range(series.iter().flat_map(|(_, v)| v.iter().copied()));
     render(path, |root| {
-        let mut chart = ChartBuilder::on(root)
-            .caption(title, ("sans-serif", 22))
-            .margin(12)
-            .x_label_area_size(40)
-            .y_label_area_size(70)
-            .build_cartesian_2d(xr, yr)?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .y_desc("loss per row")
-            .label_style(("sans-serif", 14))
-            .light_line_style(RGBColor(238, 238, 238))
-            .draw()?;
+        let mut chart = chart(root, title, ("epoch", "loss per row"), xr, yr)?;
         for (i, (name, v)) in series.iter().enumerate() {
             let c = colour(i);
             let pts: Vec<(f64, f64)> = epochs
@@ -269,13 +264,7 @@ pub fn curves(
                 .label(name.as_str())
                 .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], c.stroke_width(2)));
         }
-        chart
-            .configure_series_labels()
-            .label_font(("sans-serif", 14))
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .draw()?;
-        Ok(())
+        legend(&mut chart)
     })
 }
 

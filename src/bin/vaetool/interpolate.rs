@@ -41,13 +41,8 @@ pub fn run(a: Args) -> Result<()> {
     if a.steps < 2 {
         return Err(VaeError::Usage("--steps must be at least 2".into()).into());
     }
-    let png = pipeline::wants_png(a.output.as_deref());
     let (m, input, p) = pipeline::load_and_prepare(&a.model, &a.data)?;
-    let shape = if png {
-        Some(pipeline::image_shape(&m)?)
-    } else {
-        None
-    };
+    let shape = pipeline::picture_shape(&m, a.output.as_deref())?;
     let find = |flag: &str, id: &str| -> Result<usize> {
         p.ids.iter().position(|i| i == id).ok_or_else(|| {
             VaeError::Usage(format!(

@@ -625,6 +625,16 @@ pub fn image_shape(m: &LoadedModel<Cpu>) -> Result<ImageShape> {
     })
 }
 
+/// The image shape to draw with when the output names a PNG (`None` for CSV output); a clear
+/// error for a picture asked of a tabular model.
+pub fn picture_shape(m: &LoadedModel<Cpu>, output: Option<&Path>) -> Result<Option<ImageShape>> {
+    if wants_png(output) {
+        Ok(Some(image_shape(m)?))
+    } else {
+        Ok(None)
+    }
+}
+
 /// Loads a model directory, reads DATA for it (a folder's images resized to the model's
 /// size) and applies the model's schema.
 pub fn load_and_prepare(dir: &Path, d: &DataArgs) -> Result<(LoadedModel<Cpu>, Input, Prepared)> {

@@ -44,13 +44,8 @@ pub fn run(a: Args) -> Result<()> {
     if a.n == 0 || a.cols == 0 {
         return Err(VaeError::Usage("-n and --cols must be at least 1".into()).into());
     }
-    let png = pipeline::wants_png(a.output.as_deref());
     let (m, _, p) = pipeline::load_and_prepare(&a.model, &a.data)?;
-    let shape = if png {
-        Some(pipeline::image_shape(&m)?)
-    } else {
-        None
-    };
+    let shape = pipeline::picture_shape(&m, a.output.as_deref())?;
     let n = a.n.min(p.x.rows);
     let rows: Vec<usize> = if a.random {
         use rand::seq::index::sample;

@@ -45,11 +45,7 @@ pub fn run(a: Args) -> Result<()> {
     let png = pipeline::wants_png(a.output.as_deref());
     let m = pipeline::load(&a.model)?;
     let vae = &m.config.model;
-    let shape = if png {
-        Some(pipeline::image_shape(&m)?)
-    } else {
-        None
-    };
+    let shape = pipeline::picture_shape(&m, a.output.as_deref())?;
     if a.n == Some(0) || a.per_cluster == Some(0) || a.cols == Some(0) {
         return Err(
             VaeError::Usage("-n, --per-cluster and --cols must be at least 1".into()).into(),
