@@ -549,3 +549,46 @@ fn bad_images_are_clear_errors_without_output() {
     );
     assert!(!out.exists(), "no partial output");
 }
+
+#[test]
+fn plot_inputs_are_checked() {
+    let d = tmp();
+    let png = s(&d.path().join("p.png"));
+    // a scores file with text in the score column
+    let scores = write(d.path(), "scores.csv", "row,score\n0,1.5\n1,oops\n");
+    let err = fails(&["plot", "scores", &scores, "-o", &png], 2);
+    assert!(
+        err.contains("scores.csv: line 3, column 'score': cannot read \"oops\" as a number"),
+        "{err}"
+    );
+    let err = fails(
+        &["plot", "scores", &scores, "--score-column", "s", "-o", &png],
+        2,
+    );
+    assert!(err.contains("no column 's' (columns: row, score)"), "{err}");
+    // a model directory whose history is corrupt, and one with none
+    let m = d.path().join("m");
+    std::fs::create_dir_all(&m).unwrap();
+    let err = fails(&["plot", "history", &s(&m), "-o", &png], 2);
+    assert!(err.contains("cannot read the training history"), "{err}");
+    std::fs::write(
+        m.join("history.csv"),
+        "epoch,train_loss,recon,kl,val_loss,tc,seconds\n1,2.0,1.5,0.5,,,0.1\n2,x,1,1,,,0.2\n",
+    )
+    .unwrap();
+    let err = fails(&["plot", "history", &s(&m), "-o", &png], 2);
+    assert!(
+        err.contains("history.csv: line 3: \"x\" is not a number (the file is corrupt)"),
+        "{err}"
+    );
+    // plots are PNG files
+    let err = fails(
+        &["plot", "history", &s(&m), "-o", &s(&d.path().join("p.jpg"))],
+        2,
+    );
+    assert!(
+        err.contains("pictures are written as PNG; name the output *.png"),
+        "{err}"
+    );
+    assert!(!Path::new(&png).exists());
+}
