@@ -32,7 +32,7 @@ enum Command {
     Train(train::Args),
     /// Write the latent means (and optionally log-variances) of every row.
     Embed(embed::Args),
-    /// Cluster rows: K-means or GMM on the latent means.
+    /// Cluster rows: K-means or GMM on the latent means, or one-step VaDE / Su.
     Cluster(cluster::Args),
     /// Score rows by their negative ELBO and flag anomalies.
     Anomalies(anomalies::Args),
