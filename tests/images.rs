@@ -592,3 +592,44 @@ fn plot_inputs_are_checked() {
     );
     assert!(!Path::new(&png).exists());
 }
+
+#[test]
+fn complexity_score_is_for_image_models() {
+    let d = tmp();
+    let (img, lab) = tiny_idx();
+    let out = s(&d.path().join("s.csv"));
+    let (_, err) = ok(&[
+        "anomalies",
+        &img,
+        "--labels",
+        &lab,
+        "--epochs",
+        "2",
+        "--score",
+        "complexity",
+        "-q",
+        "-o",
+        &out,
+    ]);
+    // the labels are digits, not 0/1: scores are written, metrics are skipped with a warning
+    assert!(err.contains("no ROC-AUC"), "{err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert_eq!(text.lines().count(), 201);
+    let err = fails(
+        &[
+            "anomalies",
+            &dataset("iris.csv"),
+            "--label-column",
+            "species",
+            "--score",
+            "complexity",
+            "-o",
+            &out.replace("s.csv", "t.csv"),
+        ],
+        2,
+    );
+    assert!(
+        err.contains("--score complexity compares an image's likelihood"),
+        "{err}"
+    );
+}

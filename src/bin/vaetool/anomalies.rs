@@ -36,9 +36,10 @@ pub struct Args {
     /// (1 − P) quantile of the training scores, stored in the model for later runs.
     #[arg(long)]
     fpr: Option<f64>,
-    /// The score: elbo (negative ELBO), iwae (negative importance-weighted bound, tighter) or
-    /// recon (reconstruction error at the posterior mean). Default: elbo; recon for the poor
-    /// man's VAE, which defines no other.
+    /// The score: elbo (negative ELBO), iwae (negative importance-weighted bound, tighter),
+    /// recon (reconstruction error at the posterior mean) or, for image models, complexity
+    /// (negative ELBO in bits minus the image's zlib-compressed size in bits). Default: elbo;
+    /// recon for the poor man's VAE, which defines no other.
     #[arg(long)]
     score: Option<ScoreKind>,
     /// Posterior draws per score (elbo: averaged; iwae: K importance samples).
@@ -397,8 +398,12 @@ pub fn run(a: Args) -> Result<()> {
         _ if a.ensemble > 1 => run_ensemble(&a, &table, seed)?,
         _ => {
             if let Some(kind) = a.score {
-                let probe =
-                    vaetool::model::VaeConfig::new(1, vec![], 1).with_variant(a.train.variant);
+                // Checked before training, on what the flags say the model will be.
+                let images =
+                    matches!(table, pipeline::Input::Images(_)) || a.data.image_shape.is_some();
+                let probe = vaetool::model::VaeConfig::new(1, vec![], 1)
+                    .with_variant(a.train.variant)
+                    .with_image(images.then(|| vaetool::data::ImageShape::new(1, 16, 16)));
                 infer::check_score(&probe, kind)?;
             }
             // Train on DATA itself (the usual unsupervised case), or on known-good rows.
