@@ -1030,7 +1030,7 @@ fn anomaly_flag_errors() {
     assert_eq!(e, "error: --fpr must be strictly between 0 and 1, got 1\n");
     let e = fails(&["anomalies", &small, "--model", &m, "--score", "bogus"], 2);
     assert!(
-        e.contains("unknown score 'bogus' (expected elbo, iwae or recon)"),
+        e.contains("unknown score 'bogus' (expected elbo, iwae, recon or complexity)"),
         "{e}"
     );
 }
