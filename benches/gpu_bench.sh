@@ -23,7 +23,6 @@ echo "| model | batch | device | vaetool samples/s | PyTorch samples/s | vaetool
 echo "|---|---|---|---|---|---|---|---|"
 for case in "mlp 256" "mlp 1024" "conv 256" "conv 1024" "tab 256"; do
   read -r model batch <<<"$case"
-  {
     v=$("$bin" "$model" "$dev" "$batch" "$([ "$model" = tab ] && echo 20 || echo 2)")
     t=$("$PY" benches/reference/vae_torch.py --model "$model" --device "$dev" --batch "$batch" \
         --epochs "$([ "$model" = tab ] && echo 20 || echo 2)" "${threads[@]}" 2>/dev/null)
@@ -34,7 +33,6 @@ for case in "mlp 256" "mlp 1024" "conv 256" "conv 1024" "tab 256"; do
       vs=$(echo "$v" | sed -n 's/.*: \([0-9]*\) rows.*/\1/p'); ts=$(echo "$t" | sed -n 's/.*: \([0-9]*\) rows.*/\1/p')
       echo "| tab scoring (neg. ELBO, 10 samples, rows/s) | 4096 | $dev | $vs | $ts | $(awk -v a="$vs" -v b="$ts" 'BEGIN{printf "%.2f", a/b}') | | |"
     fi
-  }
 done
 # Scoring throughput: 1M rows x 20 columns with a small saved model.
 B="target/release/vaetool"

@@ -1,7 +1,7 @@
 //! A minimal reader for IDX files (the MNIST format, LeCun et al.): a big-endian header of a
 //! magic number `0x0000TTNN` (TT = element type, NN = number of dimensions) and one u32 per
 //! dimension, then the elements. Unsigned bytes (`0x08`) only: images and labels. `.gz` files are
-//! decompressed on the fly.
+//! decompressed (recognised by their magic bytes, whatever their name).
 
 use std::io::Read;
 use std::path::Path;
@@ -26,21 +26,19 @@ fn bad(path: &Path, msg: String) -> VaeError {
 
 /// Reads an IDX file of unsigned bytes.
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
-    let f = std::fs::File::open(path).map_err(|source| VaeError::Read {
+    let read_err = |source| VaeError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    let mut raw: Box<dyn Read> = if path.extension().is_some_and(|e| e == "gz") {
-        Box::new(MultiGzDecoder::new(std::io::BufReader::new(f)))
-    } else {
-        Box::new(std::io::BufReader::new(f))
     };
-    let mut bytes = Vec::new();
-    raw.read_to_end(&mut bytes)
-        .map_err(|source| VaeError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
+    let mut bytes = std::fs::read(path).map_err(read_err)?;
+    // gzip is recognised by its magic bytes, whatever the file is called
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let mut plain = Vec::new();
+        MultiGzDecoder::new(bytes.as_slice())
+            .read_to_end(&mut plain)
+            .map_err(read_err)?;
+        bytes = plain;
+    }
     parse_idx(path, &bytes)
 }
 
