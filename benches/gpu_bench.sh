@@ -1,44 +1,65 @@
 #!/usr/bin/env bash
 # Training throughput of vaetool against PyTorch eager on the same device, same models, loss,
-# optimizer and batch, in one run; then GPU scoring throughput on 1M rows.
+# optimizer and batch, in one run; warm-up on a fresh cache and with the cache of an earlier
+# run; then scoring throughput on 1M rows.
 #
 #   benches/gpu_bench.sh cuda    on a machine with an NVIDIA GPU (and python3 with torch)
 #   benches/gpu_bench.sh cpu     the CPU comparison (PyTorch limited to 2 threads)
 #
-# Builds `benches/throughput.rs` (with --features cuda for cuda; set CUDARC_CUDA_VERSION=13000
-# for CUDA-13 drivers) and runs it beside `benches/reference/vae_torch.py` for the VaDE-size MLP
-# and the conv VAE at batch 256 and 1024. Prints a Markdown table for benches/RESULTS.md.
-# The first vaetool run on a fresh machine includes kernel compilation and autotuning (its
-# warm-up column); cubecl's caches then live in ${XDG_CACHE_HOME:-~/.cache}/vaetool/cubecl.
-set -euo pipefail
+# Builds `benches/throughput.rs` and vaetool (with --features cuda for cuda; set
+# CUDARC_CUDA_VERSION=13000 for CUDA-13 drivers) unless BIN_DIR names a folder holding
+# prebuilt `throughput` and `vaetool` binaries (a GPU machine without cargo). Environment:
+#   CASES    the cases, "model batch" separated by commas (default: mlp 256,mlp 1024,conv 256,
+#            conv 1024,tab 256)
+#   EPOCHS   timed epochs of 32 batches after the first (default 10 on cuda, 2 on cpu)
+#   SCORE=0  skips the 1M-row scoring run
+#   PYTHON   a Python with torch (default python3)
+# Each vaetool case runs twice: first with an empty cubecl cache (a fresh machine: the
+# "fresh warm-up" column, kernel compilation and autotuning included), then with the cache
+# that run left (the "cached warm-up" column). Prints a Markdown table for benches/RESULTS.md.
+set -uo pipefail
 cd "$(dirname "$0")/.."
 dev="${1:-cuda}"
-PY="${PYTHON:-python3}"   # a Python with torch
+PY="${PYTHON:-python3}"
+CASES="${CASES:-mlp 256,mlp 1024,conv 256,conv 1024,tab 256}"
+EPOCHS="${EPOCHS:-$([ "$dev" = cpu ] && echo 2 || echo 10)}"
 feat=(); [ "$dev" != cpu ] && feat=(--features cuda)
 threads=(); [ "$dev" = cpu ] && threads=(--threads 2)
-cargo bench --bench throughput "${feat[@]}" --no-run 2>&1 | tail -1
-bin=$(ls -t target/release/deps/throughput-* | grep -v '\.d$' | head -1)
-num() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
-echo "| model | batch | device | vaetool samples/s | PyTorch samples/s | vaetool / PyTorch | vaetool warm-up s | PyTorch warm-up s |"
-echo "|---|---|---|---|---|---|---|---|"
-for case in "mlp 256" "mlp 1024" "conv 256" "conv 1024" "tab 256"; do
-  read -r model batch <<<"$case"
-    v=$("$bin" "$model" "$dev" "$batch" "$([ "$model" = tab ] && echo 20 || echo 2)")
-    t=$("$PY" benches/reference/vae_torch.py --model "$model" --device "$dev" --batch "$batch" \
-        --epochs "$([ "$model" = tab ] && echo 20 || echo 2)" "${threads[@]}" 2>/dev/null)
-    vr=$(echo "$v" | sed -n 's/.*s, \([0-9]*\) samples.*/\1/p'); tr=$(echo "$t" | sed -n 's/.*s, \([0-9]*\) samples.*/\1/p')
-    vw=$(echo "$v" | num warm-up); tw=$(echo "$t" | num warm-up)
-    echo "| $model | $batch | $dev | $vr | $tr | $(awk -v a="$vr" -v b="$tr" 'BEGIN{printf "%.2f", a/b}') | $vw | $tw |"
-    if [ "$model" = tab ]; then
-      vs=$(echo "$v" | sed -n 's/.*: \([0-9]*\) rows.*/\1/p'); ts=$(echo "$t" | sed -n 's/.*: \([0-9]*\) rows.*/\1/p')
-      echo "| tab scoring (neg. ELBO, 10 samples, rows/s) | 4096 | $dev | $vs | $ts | $(awk -v a="$vs" -v b="$ts" 'BEGIN{printf "%.2f", a/b}') | | |"
-    fi
-done
-# Scoring throughput: 1M rows x 20 columns with a small saved model.
-B="target/release/vaetool"
-cargo build --release "${feat[@]}" 2>&1 | tail -1
+if [ -n "${BIN_DIR:-}" ]; then
+  tp="$BIN_DIR/throughput"; B="$BIN_DIR/vaetool"
+else
+  cargo bench --bench throughput "${feat[@]}" --no-run 2>&1 | tail -1
+  cargo build --release "${feat[@]}" 2>&1 | tail -1
+  tp=$(ls -t target/release/deps/throughput-* | grep -v '\.d$' | head -1); B=target/release/vaetool
+fi
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
-python3 - "$work" <<'PY'
+num() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
+rate() { sed -n 's/.*s, \([0-9]*\) samples.*/\1/p'; }
+rows=()
+IFS=, read -ra cases <<<"$CASES"
+for case in "${cases[@]}"; do
+  read -r model batch <<<"$case"
+  ep=$([ "$model" = tab ] && echo $((EPOCHS * 2)) || echo "$EPOCHS")
+  cache="$work/cache-$model-$batch"
+  v=$(XDG_CACHE_HOME="$cache" timeout 400 "$tp" "$model" "$dev" "$batch" "$ep" 2>&1 | tee /dev/stderr)
+  vc=$(XDG_CACHE_HOME="$cache" timeout 200 "$tp" "$model" "$dev" "$batch" 1 2>&1 | tee /dev/stderr)
+  t=$("$PY" benches/reference/vae_torch.py --model "$model" --device "$dev" --batch "$batch" \
+      --epochs "$ep" "${threads[@]}" 2>&1 | tee /dev/stderr)
+  vr=$(echo "$v" | rate); tr=$(echo "$t" | rate)
+  ratio=$(awk -v a="$vr" -v b="$tr" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }')
+  rows+=("| $model | $batch | $dev | $vr | $tr | $ratio | $(echo "$v" | num warm-up) | $(echo "$vc" | num warm-up) | $(echo "$t" | num warm-up) |")
+  if [ "$model" = tab ]; then
+    vs=$(echo "$v" | sed -n 's/.*: \([0-9]*\) rows.*/\1/p'); ts=$(echo "$t" | sed -n 's/.*: \([0-9]*\) rows.*/\1/p')
+    rows+=("| tab scoring (neg. ELBO, 10 samples, rows/s) | 4096 | $dev | $vs | $ts | $(awk -v a="$vs" -v b="$ts" 'BEGIN{ if (b > 0) printf "%.2f", a/b; else print "-" }') | | | |")
+  fi
+done
+echo
+echo "| model | batch | device | vaetool samples/s | PyTorch samples/s | vaetool / PyTorch | vaetool fresh warm-up s | vaetool cached warm-up s | PyTorch warm-up s |"
+echo "|---|---|---|---|---|---|---|---|---|"
+printf '%s\n' "${rows[@]}"
+[ "${SCORE:-1}" = 0 ] && exit 0
+# Scoring throughput: 1M rows x 20 columns with a small saved model.
+"$PY" - "$work" <<'PY'
 import random, sys
 random.seed(1)
 w = sys.argv[1]
@@ -55,5 +76,6 @@ PY
 devs=(cpu); [ "$dev" != cpu ] && devs+=("$dev")
 for d in "${devs[@]}"; do
   echo "scoring 1M rows on $d:"
-  "$B" anomalies "$work/big.csv" --model "$work/model" --chunk-rows 100000 --device "$d" -o /dev/null 2>&1 | tail -1
+  XDG_CACHE_HOME="$work/cache-score" "$B" anomalies "$work/big.csv" --model "$work/model" \
+    --chunk-rows 100000 --device "$d" -o /dev/null 2>&1 | tail -1
 done

@@ -4,11 +4,16 @@
 # are not bit-identical; the check is that the GPU's clustering agrees with the CPU's up to
 # relabeling (agreement ACC >= 0.90) and that ROC-AUC differs by at most 0.01.
 #
-#   benches/gpu_check.sh      (on a machine with an NVIDIA GPU; builds with --features cuda)
+#   benches/gpu_check.sh      (on a machine with an NVIDIA GPU; builds with --features cuda
+#                              unless BIN_DIR names a folder with a prebuilt CUDA vaetool)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --features cuda 2>&1 | tail -1
-B=target/release/vaetool
+if [ -n "${BIN_DIR:-}" ]; then
+  B="$BIN_DIR/vaetool"
+else
+  cargo build --release --features cuda 2>&1 | tail -1
+  B=target/release/vaetool
+fi
 work="$(mktemp -d)"; trap 'rm -rf "$work"' EXIT
 for d in cpu cuda; do
   "$B" cluster datasets/digits.csv --k 10 --label-column digit --scale none --method gmm \

@@ -28,8 +28,11 @@ pub type Cpu = burn::backend::Flex;
 pub type CpuTrain = Autodiff<Cpu>;
 
 /// burn's CUDA backend (with fusion and autotune), for inference.
-#[cfg(feature = "cuda")]
+#[cfg(all(feature = "cuda", not(feature = "cuda-unfused")))]
 pub type Gpu = burn::backend::Cuda;
+/// burn's CUDA backend without kernel fusion (feature `cuda-unfused`), for inference.
+#[cfg(feature = "cuda-unfused")]
+pub type Gpu = burn_cubecl::CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u8>;
 /// The CUDA backend with automatic differentiation, for training.
 #[cfg(feature = "cuda")]
 pub type GpuTrain = Autodiff<Gpu>;

@@ -120,7 +120,9 @@ mod gpu {
                 })
                 .map(|c| c.join("vaetool").join("cubecl"));
             if let Some(root) = root {
-                let mut cfg = CubeClRuntimeConfig::default();
+                // keep what users set in cubecl.toml / burn.toml and in CUBECL_* variables
+                // (CUBECL_AUTOTUNE_LEVEL, CUBECL_DEBUG_LOG), only the cache locations change
+                let mut cfg = CubeClRuntimeConfig::from_current_dir().override_from_env();
                 cfg.autotune.cache = CacheConfig::File(root.join("autotune"));
                 cfg.compilation.cache = Some(CacheConfig::File(root.join("compilation")));
                 CubeClRuntimeConfig::set(cfg);

@@ -53,7 +53,8 @@ pub fn neg_elbo<B: Backend>(
     device: &B::Device,
 ) -> Vec<f64> {
     let samples = samples.max(1);
-    let mut scores = Vec::with_capacity(x.rows);
+    // scores stay on the device until the end: one read, no host sync per block
+    let mut parts = Vec::with_capacity(x.rows.div_ceil(INFER_BATCH));
     for start in (0..x.rows).step_by(INFER_BATCH) {
         let end = (start + INFER_BATCH).min(x.rows);
         let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
@@ -83,16 +84,18 @@ pub fn neg_elbo<B: Backend>(
             }
             total / samples as f64 // [b]
         };
-        scores.extend(
-            score
-                .into_data()
-                .to_vec::<f32>()
-                .expect("f32 tensor")
-                .into_iter()
-                .map(f64::from),
-        );
+        parts.push(score);
     }
-    scores
+    if parts.is_empty() {
+        return Vec::new();
+    }
+    Tensor::cat(parts, 0) // [rows]
+        .into_data()
+        .to_vec::<f32>()
+        .expect("f32 tensor")
+        .into_iter()
+        .map(f64::from)
+        .collect()
 }
 
 /// Cluster probabilities (VaDE's γ or Su's q(y|μ)) of every row at its latent mean, `rows × K`;

@@ -222,6 +222,26 @@ pub fn check_inputs(x: &Matrix, vae: &VaeConfig) -> Result<()> {
     Ok(())
 }
 
+/// Whether training keeps the whole matrix on the device and gathers batches there (one
+/// upload per run and one index upload per epoch) rather than uploading each batch: yes up to
+/// 1 GiB of data. `VAETOOL_DATA_ON_DEVICE=0|1` overrides it (for measuring the lever).
+pub fn data_on_device(x: &Matrix) -> bool {
+    match std::env::var("VAETOOL_DATA_ON_DEVICE").as_deref() {
+        Ok("0") => false,
+        Ok("1") => true,
+        _ => x.data.len() * std::mem::size_of::<f32>() <= 1 << 30,
+    }
+}
+
+/// Steps between waits for the device to finish its queued work (`VAETOOL_SYNC_EVERY`,
+/// default 0: only the once-per-epoch read of the losses).
+pub fn sync_every() -> usize {
+    std::env::var("VAETOOL_SYNC_EVERY")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
 /// Mean negative ELBO (one posterior sample) over `idx`, on the inner backend.
 fn evaluate<B: Backend>(
     model: &Vae<B>,
@@ -312,6 +332,12 @@ pub fn train_from<B: AutodiffBackend>(
     } else {
         cfg.capacity_epochs
     };
+    // The whole training matrix on the device, batches gathered there by index: one upload
+    // instead of one per step (see [`data_on_device`]).
+    let resident = data_on_device(x).then(|| {
+        Tensor::<B, 2>::from_data(TensorData::new(x.data.clone(), [x.rows, x.cols]), device)
+    }); // [rows, input]
+    let sync_every = sync_every();
     let start = std::time::Instant::now();
     let mut history = Vec::with_capacity(cfg.epochs);
     let mut best: Option<(f64, usize, Vae<B::InnerBackend>)> = None;
@@ -328,11 +354,23 @@ pub fn train_from<B: AutodiffBackend>(
         let mut sum_tc = Tensor::<B::InnerBackend, 1>::zeros([1], device);
         let mut n_batches = 0usize;
         let capacity = cfg.capacity * (epoch as f64 / capacity_epochs as f64).min(1.0);
-        for batch in order.chunks(cfg.batch_size) {
-            let xb = Tensor::<B, 2>::from_data(
-                TensorData::new(x.gather_rows(batch), [batch.len(), x.cols]),
-                device,
-            ); // [batch, input]
+        // this epoch's order, uploaded once when the data lives on the device
+        let perm = resident.as_ref().map(|_| {
+            let idx: Vec<i32> = order.iter().map(|&i| i as i32).collect();
+            Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [order.len()]), device)
+        }); // [train rows]
+        for (b, batch) in order.chunks(cfg.batch_size).enumerate() {
+            let xb = match (&resident, &perm) {
+                (Some(all), Some(perm)) => {
+                    let from = b * cfg.batch_size;
+                    let idx = perm.clone().slice(from..from + batch.len());
+                    all.clone().select(0, idx)
+                }
+                _ => Tensor::<B, 2>::from_data(
+                    TensorData::new(x.gather_rows(batch), [batch.len(), x.cols]),
+                    device,
+                ),
+            }; // [batch, input]
             let (recon, kl, z) =
                 model.loss_terms_z(xb, vae.likelihood, vae.prior, vae.variant, objective); // [batch] ×2
             sum_recon = sum_recon + recon.clone().sum().inner();
@@ -352,6 +390,9 @@ pub fn train_from<B: AutodiffBackend>(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.lr, model, grads);
             n_batches += 1;
+            if sync_every > 0 && n_batches % sync_every == 0 {
+                B::sync(device).map_err(|e| VaeError::Training(format!("device error: {e:?}")))?;
+            }
             if let (Some(z), Some((d, d_optim))) = (z, disc.as_mut()) {
                 // the discriminator's step: real codes against codes whose dimensions are
                 // permuted independently across the batch
