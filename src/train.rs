@@ -223,13 +223,19 @@ pub fn check_inputs(x: &Matrix, vae: &VaeConfig) -> Result<()> {
 }
 
 /// Whether training keeps the whole matrix on the device and gathers batches there (one
-/// upload per run and one index upload per epoch) rather than uploading each batch: yes up to
-/// 1 GiB of data. `VAETOOL_DATA_ON_DEVICE=0|1` overrides it (for measuring the lever).
-pub fn data_on_device(x: &Matrix) -> bool {
+/// upload per run and one index upload per epoch) rather than uploading each batch: yes on a
+/// GPU (burn's cubecl backends) for up to 1 GiB of data, no on the CPU, where a batch upload
+/// is a memory copy anyway and the gather measured slower (tabular model: 89–103k against
+/// 110–111k samples/s; `benches/RESULTS.md`). `VAETOOL_DATA_ON_DEVICE=0|1` overrides it (for
+/// measuring the lever); the batches, and so the results, are the same either way.
+pub fn data_on_device<B: Backend>(x: &Matrix, device: &B::Device) -> bool {
     match std::env::var("VAETOOL_DATA_ON_DEVICE").as_deref() {
         Ok("0") => false,
         Ok("1") => true,
-        _ => x.data.len() * std::mem::size_of::<f32>() <= 1 << 30,
+        _ => {
+            B::name(device).contains("cubecl")
+                && x.data.len() * std::mem::size_of::<f32>() <= 1 << 30
+        }
     }
 }
 
@@ -334,7 +340,7 @@ pub fn train_from<B: AutodiffBackend>(
     };
     // The whole training matrix on the device, batches gathered there by index: one upload
     // instead of one per step (see [`data_on_device`]).
-    let resident = data_on_device(x).then(|| {
+    let resident = data_on_device::<B>(x, device).then(|| {
         Tensor::<B, 2>::from_data(TensorData::new(x.data.clone(), [x.rows, x.cols]), device)
     }); // [rows, input]
     let sync_every = sync_every();

@@ -762,3 +762,75 @@ fn picture_and_plot_flags_are_honoured() {
     ]);
     assert!(err.contains("the threshold 3.0000"), "{err}");
 }
+
+#[test]
+fn every_variant_works_with_the_conv_model() {
+    // FactorVAE, the poor man's VAE and the capacity objective on images: train, embed,
+    // cluster, anomalies and sample, and the model directory records the variant.
+    let d = tmp();
+    let (img, lab) = tiny_idx();
+    for (name, flags) in [
+        ("factor", vec!["--variant", "factor", "--tc-gamma", "5"]),
+        (
+            "poor-man",
+            vec!["--variant", "poor-man", "--likelihood", "gaussian"],
+        ),
+        ("capacity", vec!["--capacity", "5", "--gamma", "10"]),
+    ] {
+        let model = s(&d.path().join(name));
+        let mut args = vec!["train", &img, "--epochs", "2", "-o", &model];
+        args.extend(flags.iter().copied());
+        let (_, err) = ok(&args);
+        assert!(err.contains("conv network"), "{name}: {err}");
+        let cfg = std::fs::read_to_string(d.path().join(name).join("config.json")).unwrap();
+        assert!(cfg.contains("\"arch\": \"Conv\""), "{name}: {cfg}");
+        let history = std::fs::read_to_string(d.path().join(name).join("history.csv")).unwrap();
+        if name == "factor" {
+            assert!(cfg.contains("\"variant\": \"Factor\""), "{cfg}");
+            // the TC estimate is logged every epoch
+            assert!(history.starts_with("epoch,train_loss,recon,kl,val_loss,tc,"));
+            for line in history.lines().skip(1) {
+                let tc = line.split(',').nth(5).unwrap();
+                assert!(tc.parse::<f64>().is_ok_and(f64::is_finite), "{history}");
+            }
+        }
+        if name == "poor-man" {
+            assert!(cfg.contains("\"variant\": \"PoorMan\""), "{cfg}");
+        }
+        let emb = s(&d.path().join(format!("{name}-emb.csv")));
+        ok(&["embed", &img, "--model", &model, "-o", &emb]);
+        assert_eq!(std::fs::read_to_string(&emb).unwrap().lines().count(), 201);
+        let (_, err) = ok(&[
+            "cluster",
+            &img,
+            "--labels",
+            &lab,
+            "--model",
+            &model,
+            "--k",
+            "10",
+            "-o",
+            &s(&d.path().join(format!("{name}-labels.csv"))),
+        ]);
+        assert!(metric(&err, "ACC") > 0.1, "{name}: {err}");
+        let scores = s(&d.path().join(format!("{name}-scores.csv")));
+        let score = if name == "poor-man" { "recon" } else { "elbo" };
+        ok(&[
+            "anomalies",
+            &img,
+            "--model",
+            &model,
+            "--score",
+            score,
+            "-o",
+            &scores,
+        ]);
+        assert_eq!(
+            std::fs::read_to_string(&scores).unwrap().lines().count(),
+            201
+        );
+        let png = s(&d.path().join(format!("{name}.png")));
+        ok(&["sample", "--model", &model, "-n", "8", "-o", &png]);
+        assert!(png_size(&png).0 > 0);
+    }
+}
