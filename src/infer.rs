@@ -43,6 +43,22 @@ pub fn embed<B: Backend>(model: &Vae<B>, x: &Matrix, device: &B::Device) -> (Mat
     )
 }
 
+/// Default posterior draws per anomaly score of `rows` rows: up to 100 — the Monte-Carlo noise
+/// of a 10-draw score costs ROC-AUC (shuttle 0.9872 → 0.9891, cardio 0.8261 → 0.8372, breastw
+/// 0.9788 → 0.9819 from 10 to 100 draws, seed 1) — as long as the decoder passes stay within
+/// about 2·10¹¹ multiply-adds (seconds on two cores), never fewer than 10. Conv models: 10.
+pub fn default_samples(vae: &VaeConfig, rows: usize) -> usize {
+    if vae.arch == crate::model::Arch::Conv {
+        return 10;
+    }
+    // decoder widths: latent → reversed hidden → input
+    let mut widths = vec![vae.latent];
+    widths.extend(vae.hidden.iter().rev());
+    widths.push(vae.input_dim);
+    let macs: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
+    (200_000_000_000 / (rows.max(1) * macs.max(1))).clamp(10, 100)
+}
+
 /// Per-row negative ELBO averaged over `samples` posterior draws (the KL term is exact).
 /// Seed the backend first for reproducible scores.
 pub fn neg_elbo<B: Backend>(
@@ -362,6 +378,20 @@ pub fn complexity_bits(pixels: &[f32]) -> f64 {
 #[cfg(test)]
 mod complexity_tests {
     use super::*;
+
+    #[test]
+    fn default_samples_follow_the_decoder_cost() {
+        // 20 columns, hidden [256, 128], latent 5: 5·128 + 128·256 + 256·20 = 38,528 MACs
+        let tab = VaeConfig::new(20, vec![256, 128], 5);
+        assert_eq!(default_samples(&tab, 10_000), 100);
+        assert_eq!(default_samples(&tab, 100_000), 51);
+        assert_eq!(default_samples(&tab, 1_000_000), 10);
+        // the VaDE-size MLP on 10,000 digits: 1.66M MACs a row
+        let mlp = VaeConfig::new(784, vec![500, 500, 2000], 10);
+        assert_eq!(default_samples(&mlp, 10_000), 12);
+        let conv = VaeConfig::new(784, vec![256], 10).with_arch(crate::model::Arch::Conv);
+        assert_eq!(default_samples(&conv, 100), 10);
+    }
 
     #[test]
     fn busy_images_are_more_complex_than_flat_ones() {

@@ -63,6 +63,11 @@ pub struct TrainConfig {
     /// Learning rate of FactorVAE's discriminator (its own Adam, β₁ = 0.5, β₂ = 0.9).
     #[config(default = 1e-4)]
     pub disc_lr: f64,
+    /// Fraction of each batch's rows with the highest loss left out of the gradient (a trimmed
+    /// ELBO, as in least-trimmed-squares): rows that fit worst — outliers in data that contains
+    /// them — do not pull the model towards themselves. 0 = every row counts.
+    #[config(default = 0.0)]
+    pub trim: f64,
     /// Adam's ε. PyTorch's default 1e-8, not burn's 1e-5: with small gradients late in
     /// training burn's larger ε damps Adam's steps noticeably.
     #[config(default = 1e-8)]
@@ -130,6 +135,12 @@ impl TrainConfig {
         }
         if self.tc_gamma.is_nan() || self.tc_gamma < 0.0 {
             return bad(format!("--tc-gamma must be ≥ 0, got {}", self.tc_gamma));
+        }
+        if !(0.0..0.5).contains(&self.trim) {
+            return bad(format!("--trim must be in [0, 0.5), got {}", self.trim));
+        }
+        if self.trim > 0.0 && self.capacity > 0.0 {
+            return bad("--trim trims the ELBO; it does not combine with --capacity".into());
         }
         if self.disc_lr.is_nan() || self.disc_lr <= 0.0 {
             return bad(format!("--disc-lr must be > 0, got {}", self.disc_lr));
@@ -237,6 +248,18 @@ pub fn data_on_device<B: Backend>(x: &Matrix, device: &B::Device) -> bool {
                 && x.data.len() * std::mem::size_of::<f32>() <= 1 << 30
         }
     }
+}
+
+/// Mean of the per-row losses without the `trim` fraction of highest ones (at least one row
+/// kept). The cut is taken on detached values, so the gradient flows only through the rows
+/// kept. `[1]`
+pub fn trimmed_mean<B: Backend>(per_row: Tensor<B, 1>, trim: f64) -> Tensor<B, 1> {
+    let n = per_row.dims()[0];
+    let keep = ((n as f64) * (1.0 - trim)).ceil().clamp(1.0, n as f64) as usize;
+    let sorted = per_row.clone().detach().sort(0); // [n], ascending
+    let cut = sorted.slice(keep - 1..keep).expand([n]); // [n]
+    let mask = per_row.clone().detach().lower_equal(cut).float(); // [n]
+    (per_row * mask).sum() / keep as f64
 }
 
 /// Steps between waits for the device to finish its queued work (`VAETOOL_SYNC_EVERY`,
@@ -384,6 +407,8 @@ pub fn train_from<B: AutodiffBackend>(
             let mut loss = if cfg.capacity > 0.0 && objective == Objective::Elbo {
                 // recon + γ·|KL − C| (Burgess et al. 2018), KL averaged over the batch
                 capacity_objective(recon, kl, capacity, cfg.gamma)
+            } else if cfg.trim > 0.0 {
+                trimmed_mean(recon + kl * kl_weight, cfg.trim)
             } else {
                 (recon + kl * kl_weight).mean()
             };
@@ -510,6 +535,21 @@ mod tests {
         assert!(t.history.iter().all(|h| h.val_loss.is_some()));
         let best = t.history[t.best_epoch - 1].val_loss.unwrap();
         assert!(t.history.iter().all(|h| h.val_loss.unwrap() >= best));
+    }
+
+    #[test]
+    fn trimmed_mean_leaves_out_the_worst_rows() {
+        use crate::backend::Cpu;
+        let t = Tensor::<Cpu, 1>::from_floats([1.0, 9.0, 2.0, 3.0, 100.0], &Default::default());
+        // 20% of 5 rows: the 100 goes, (1 + 9 + 2 + 3) / 4
+        let m: f32 = trimmed_mean(t.clone(), 0.2).into_scalar();
+        assert_eq!(m, 3.75);
+        // 40%: 100 and 9 go, (1 + 2 + 3) / 3
+        let m: f32 = trimmed_mean(t.clone(), 0.4).into_scalar();
+        assert_eq!(m, 2.0);
+        // a tiny fraction still keeps every row of a small batch
+        let m: f32 = trimmed_mean(t, 0.01).into_scalar();
+        assert_eq!(m, 23.0);
     }
 
     #[test]

@@ -1592,3 +1592,54 @@ fn batches_from_a_resident_matrix_train_the_same_model() {
     assert_eq!(hists[0].len(), 6);
     assert_eq!(hists[0], hists[1]);
 }
+
+#[test]
+fn trimmed_short_training_is_the_anomaly_default_and_beats_untrimmed() {
+    // cardio (ODDS): 10% pathologic recordings that a VAE trained on all rows learns to
+    // reconstruct. Measured (seed 42): default 0.9363 / AP 0.6047, `--trim 0` 0.8594 / 0.3533;
+    // breastw default 0.9943 / 0.9894 (IsolationForest: 0.9313 and 0.9875).
+    let auc_of = |file: &str, extra: &[&str]| {
+        let mut args = vec![
+            "anomalies",
+            file,
+            "--label-column",
+            "outlier",
+            "-q",
+            "-o",
+            "/dev/null",
+        ];
+        args.extend_from_slice(extra);
+        let (_, err) = ok(&args);
+        (metric(&err, "ROC-AUC"), metric(&err, "precision"))
+    };
+    let cardio = dataset("cardio.csv");
+    let (auc, ap) = auc_of(&cardio, &[]);
+    assert!(auc >= 0.92 && ap >= 0.5, "cardio {auc} / {ap}");
+    let (auc0, _) = auc_of(&cardio, &["--trim", "0"]);
+    assert!(auc - auc0 >= 0.04, "trimmed {auc} vs untrimmed {auc0}");
+    let (auc, ap) = auc_of(&dataset("breastw.csv"), &["--id-column", "id"]);
+    assert!(auc >= 0.98 && ap >= 0.97, "breastw {auc} / {ap}");
+    // the range and the combination the trimmed ELBO does not define
+    let e = fails(
+        &["anomalies", &cardio, "--trim", "0.5", "-o", "/dev/null"],
+        2,
+    );
+    assert!(e.contains("--trim must be in [0, 0.5), got 0.5"), "{e}");
+    let e = fails(
+        &[
+            "anomalies",
+            &cardio,
+            "--trim",
+            "0.2",
+            "--capacity",
+            "5",
+            "-o",
+            "/dev/null",
+        ],
+        2,
+    );
+    assert!(
+        e.contains("--trim trims the ELBO; it does not combine with --capacity"),
+        "{e}"
+    );
+}

@@ -42,9 +42,12 @@ pub struct Args {
     /// recon for the poor man's VAE, which defines no other.
     #[arg(long)]
     score: Option<ScoreKind>,
-    /// Posterior draws per score (elbo: averaged; iwae: K importance samples).
-    #[arg(long, default_value_t = pipeline::DEFAULT_SAMPLES)]
-    samples: usize,
+    /// Posterior draws per score (elbo: averaged; iwae: K importance samples). Default: up to
+    /// 100 for tables, fewer for big inputs (about 2·10¹¹ decoder multiply-adds in all, at
+    /// least 10); 10 for conv models and when streaming a file by chunks. More draws, less
+    /// noise in the scores: measured +0.002 to +0.011 ROC-AUC from 10 to 100.
+    #[arg(long)]
+    samples: Option<usize>,
     /// Add the K columns that contribute most to each row's score (default K: 3).
     #[arg(long, num_args = 0..=1, default_missing_value = "3")]
     explain: Option<usize>,
@@ -72,6 +75,15 @@ pub struct Args {
     /// Output CSV (default: stdout).
     #[arg(short, long)]
     output: Option<PathBuf>,
+}
+
+impl Args {
+    /// Posterior draws for scoring `rows` rows with `vae`: `--samples`, else
+    /// [`infer::default_samples`].
+    fn samples_for(&self, vae: &vaetool::model::VaeConfig, rows: usize) -> usize {
+        self.samples
+            .unwrap_or_else(|| infer::default_samples(vae, rows))
+    }
 }
 
 /// A quantile threshold requested by `--contamination` or `--fpr`.
@@ -180,6 +192,28 @@ type Scored = (
 
 /// `--ensemble N`: N models from seeds `seed..seed+N`, each row's score the mean percentile
 /// among the models' training scores.
+/// Fraction of each batch trimmed by default when `anomalies` trains on the table it scores.
+pub const CONTAMINATED_TRIM: f64 = 0.45;
+/// Epochs by default when `anomalies` trains on the table it scores.
+pub const CONTAMINATED_EPOCHS: usize = 10;
+
+/// The training settings for a model that scores the very rows it learns from, outliers
+/// included (tables only; images keep the usual defaults): unless the flags say otherwise, a
+/// trimmed ELBO (the worst-fitting 45% of each batch left out of the gradient) and a short run
+/// (10 epochs), so that the model learns the bulk of the rows before it can learn the rare
+/// ones. Measured on shuttle, cardio and breastw (benches/RESULTS.md): mean ROC-AUC 0.9327 →
+/// 0.9736 and AP 0.7019 → 0.8327 against the previous defaults (seeds 1–3).
+fn contaminated_defaults(t: &TrainArgs, input: &pipeline::Input, clean: bool) -> TrainArgs {
+    let mut t = t.clone();
+    if !clean && matches!(input, pipeline::Input::Table(_)) {
+        if t.capacity == 0.0 {
+            t.trim.get_or_insert(CONTAMINATED_TRIM);
+        }
+        t.epochs.get_or_insert(CONTAMINATED_EPOCHS);
+    }
+    t
+}
+
 fn run_ensemble(a: &Args, table: &pipeline::Input, seed: u64) -> Result<Scored> {
     let clean = load_training(a)?;
     let (train_table, train_args) = match &clean {
@@ -189,7 +223,7 @@ fn run_ensemble(a: &Args, table: &pipeline::Input, seed: u64) -> Result<Scored> 
     let (mut data_scores, mut train_scores, mut refs) = (Vec::new(), Vec::new(), Vec::new());
     let mut first = None;
     for m in 0..a.ensemble {
-        let mut targs = a.train.clone();
+        let mut targs = contaminated_defaults(&a.train, train_table, clean.is_some());
         targs.seed = seed.wrapping_add(m as u64);
         if !a.train.quiet {
             eprintln!(
@@ -209,13 +243,20 @@ fn run_ensemble(a: &Args, table: &pipeline::Input, seed: u64) -> Result<Scored> 
             &t.config.model,
             &t.data.x,
             kind,
-            a.samples,
+            a.samples_for(&t.config.model, t.data.x.rows),
             targs.seed,
         )?;
         let (ds, p) = if a.train_file.is_some() {
             let p = pipeline::prepare_with(&t.config.schema, table, &a.data)?;
             (
-                pipeline::scores_of(&t.model, &t.config.model, &p.x, kind, a.samples, targs.seed)?,
+                pipeline::scores_of(
+                    &t.model,
+                    &t.config.model,
+                    &p.x,
+                    kind,
+                    a.samples_for(&t.config.model, p.x.rows),
+                    targs.seed,
+                )?,
                 p,
             )
         } else {
@@ -277,7 +318,7 @@ fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize
             &m.config.model,
             &p.x,
             kind,
-            a.samples,
+            a.samples.unwrap_or(pipeline::DEFAULT_SAMPLES),
             a.train.seed.wrapping_add(chunk),
         )?;
         let explained = a.explain.map(|k| {
@@ -354,7 +395,7 @@ pub fn run(a: Args) -> Result<()> {
             );
         }
     }
-    if a.samples == 0 {
+    if a.samples == Some(0) {
         return Err(VaeError::Usage("--samples must be at least 1".into()).into());
     }
     if a.explain == Some(0) {
@@ -390,8 +431,8 @@ pub fn run(a: Args) -> Result<()> {
                 .score
                 .unwrap_or_else(|| infer::default_score(&m.config.model));
             infer::check_score(&m.config.model, kind)?;
-            let scores =
-                pipeline::scores_of(&m.model, &m.config.model, &p.x, kind, a.samples, seed)?;
+            let samples = a.samples_for(&m.config.model, p.x.rows);
+            let scores = pipeline::scores_of(&m.model, &m.config.model, &p.x, kind, samples, seed)?;
             let threshold = model_threshold(&a, &m, dir, kind)?;
             (scores, threshold, p, m.model, m.config)
         }
@@ -412,18 +453,26 @@ pub fn run(a: Args) -> Result<()> {
                 Some((t, d)) => (t, d.clone()),
                 None => (&table, a.data.clone()),
             };
-            let t = pipeline::train_model(train_table, &train_args, &a.features, &a.train)?;
+            let targs = contaminated_defaults(&a.train, train_table, clean.is_some());
+            let t = pipeline::train_model(train_table, &train_args, &a.features, &targs)?;
             let kind = a
                 .score
                 .unwrap_or_else(|| infer::default_score(&t.config.model));
-            let train_scores =
-                pipeline::scores_of(&t.model, &t.config.model, &t.data.x, kind, a.samples, seed)?;
+            let train_samples = a.samples_for(&t.config.model, t.data.x.rows);
+            let train_scores = pipeline::scores_of(
+                &t.model,
+                &t.config.model,
+                &t.data.x,
+                kind,
+                train_samples,
+                seed,
+            )?;
             let reference = reference_scores(&train_scores);
             let quantile = quantile_request(&a, &reference)?;
             if let Some(dir) = &a.save_model {
                 let state = AnomalyState {
                     score: kind,
-                    samples: a.samples,
+                    samples: train_samples,
                     reference,
                     threshold: quantile,
                 };
@@ -432,8 +481,8 @@ pub fn run(a: Args) -> Result<()> {
             }
             let (scores, p) = if a.train_file.is_some() {
                 let p = pipeline::prepare_with(&t.config.schema, &table, &a.data)?;
-                let s =
-                    pipeline::scores_of(&t.model, &t.config.model, &p.x, kind, a.samples, seed)?;
+                let samples = a.samples_for(&t.config.model, p.x.rows);
+                let s = pipeline::scores_of(&t.model, &t.config.model, &p.x, kind, samples, seed)?;
                 (s, p)
             } else {
                 (train_scores, t.data)

@@ -286,7 +286,7 @@ fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
         let fitted = fit(a, latent, &mu)?;
         let assignment = fitted.predict(&mu);
         if let Some(dir) = &a.save_model {
-            let anomaly = pipeline::anomaly_reference(&t, pipeline::DEFAULT_SAMPLES, a.train.seed)?;
+            let anomaly = pipeline::anomaly_reference(&t, a.train.seed)?;
             pipeline::save_trained(dir, &t, Some(&anomaly), Some(&fitted))?;
             eprintln!("model written to {}", dir.display());
         }
@@ -337,8 +337,7 @@ fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
         },
     )?;
     if let Some(dir) = &a.save_model {
-        let anomaly =
-            pipeline::anomaly_reference(&r.model, pipeline::DEFAULT_SAMPLES, a.train.seed)?;
+        let anomaly = pipeline::anomaly_reference(&r.model, a.train.seed)?;
         pipeline::save_trained(dir, &r.model, Some(&anomaly), None)?;
         eprintln!("model written to {}", dir.display());
     }

@@ -264,6 +264,7 @@ fn train_config(t: &TrainArgs, epochs: usize, batch: usize) -> TrainConfig {
         .with_gamma(t.gamma)
         .with_tc_gamma(t.tc_gamma)
         .with_disc_lr(t.disc_lr)
+        .with_trim(t.trim.unwrap_or(0.0))
 }
 
 /// Validates the training flags and their combinations before any data is read or fitted.
@@ -559,8 +560,9 @@ pub fn scores_of(
 
 /// The anomaly reference of a freshly trained model: its training rows' scores (the model's
 /// default score).
-pub fn anomaly_reference(t: &TrainedModel, samples: usize, seed: u64) -> Result<AnomalyState> {
+pub fn anomaly_reference(t: &TrainedModel, seed: u64) -> Result<AnomalyState> {
     let kind = infer::default_score(&t.config.model);
+    let samples = infer::default_samples(&t.config.model, t.data.x.rows);
     let s = scores_of(&t.model, &t.config.model, &t.data.x, kind, samples, seed)?;
     Ok(AnomalyState {
         score: kind,
