@@ -247,6 +247,29 @@ fn read_json<T: DeserializeOwned>(dir: &Path, name: &str) -> Result<Option<T>> {
         .map_err(|e| model_err(format!("{}: cannot read: {e}", p.display())))
 }
 
+/// Settings added after a model directory was written take their defaults: fills the keys
+/// missing from `config.json`'s `train` and `model` objects (never the required sizes) from a
+/// fresh configuration, so that models saved by an earlier vaetool keep loading.
+fn fill_defaults(config: &mut serde_json::Value) {
+    const REQUIRED: [&str; 5] = ["epochs", "batch_size", "input_dim", "hidden", "latent"];
+    let defaults = [
+        ("train", serde_json::to_value(TrainConfig::new(1, 1))),
+        ("model", serde_json::to_value(VaeConfig::new(1, vec![1], 1))),
+    ];
+    for (key, fresh) in defaults {
+        let (Some(serde_json::Value::Object(saved)), Ok(serde_json::Value::Object(fresh))) =
+            (config.get_mut(key), fresh)
+        else {
+            continue;
+        };
+        for (k, v) in fresh {
+            if !REQUIRED.contains(&k.as_str()) && !saved.contains_key(&k) {
+                saved.insert(k, v);
+            }
+        }
+    }
+}
+
 /// Loads `config.json` and the weights.
 pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>> {
     if !dir.is_dir() {
@@ -255,7 +278,16 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>
             dir.display()
         )));
     }
-    let config: ModelConfig = read_json(dir, CONFIG)
+    let config: ModelConfig = read_json::<serde_json::Value>(dir, CONFIG)
+        .and_then(|v| {
+            v.map(|mut v| {
+                fill_defaults(&mut v);
+                serde_json::from_value(v).map_err(|e| {
+                    model_err(format!("{}: cannot read: {e}", dir.join(CONFIG).display()))
+                })
+            })
+            .transpose()
+        })
         .map_err(|e| {
             model_err(format!(
                 "{e} (a model directory written by another vaetool version? retrain it with \

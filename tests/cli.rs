@@ -1643,3 +1643,56 @@ fn trimmed_short_training_is_the_anomaly_default_and_beats_untrimmed() {
         "{e}"
     );
 }
+
+#[test]
+fn models_saved_before_a_setting_existed_still_load() {
+    // A model directory written before `trim` (and the conv fields) existed: the missing
+    // settings take their defaults; a missing required size is still an error.
+    let d = tmp();
+    let m = d.path().join("m");
+    ok(&[
+        "train",
+        &dataset("wine.csv"),
+        "--label-column",
+        "class",
+        "--epochs",
+        "2",
+        "-q",
+        "-o",
+        &s(&m),
+    ]);
+    let path = m.join("config.json");
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    cfg["train"]
+        .as_object_mut()
+        .unwrap()
+        .remove("trim")
+        .unwrap();
+    cfg["model"]
+        .as_object_mut()
+        .unwrap()
+        .remove("arch")
+        .unwrap();
+    cfg["model"]
+        .as_object_mut()
+        .unwrap()
+        .remove("image")
+        .unwrap();
+    std::fs::write(&path, serde_json::to_string(&cfg).unwrap()).unwrap();
+    let out = s(&d.path().join("emb.csv"));
+    ok(&["embed", &dataset("wine.csv"), "--model", &s(&m), "-o", &out]);
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 179);
+    cfg["model"]
+        .as_object_mut()
+        .unwrap()
+        .remove("latent")
+        .unwrap();
+    std::fs::write(&path, serde_json::to_string(&cfg).unwrap()).unwrap();
+    let e = fails(
+        &["embed", &dataset("wine.csv"), "--model", &s(&m), "-o", &out],
+        2,
+    );
+    assert!(e.contains("missing field `latent`"), "{e}");
+    assert!(e.contains("written by another vaetool version"), "{e}");
+}
