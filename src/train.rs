@@ -421,7 +421,7 @@ pub fn train_from<B: AutodiffBackend>(
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(cfg.lr, model, grads);
             n_batches += 1;
-            if sync_every > 0 && n_batches % sync_every == 0 {
+            if sync_every > 0 && n_batches.is_multiple_of(sync_every) {
                 B::sync(device).map_err(|e| VaeError::Training(format!("device error: {e:?}")))?;
             }
             if let (Some(z), Some((d, d_optim))) = (z, disc.as_mut()) {
