@@ -251,15 +251,15 @@ pub fn data_on_device<B: Backend>(x: &Matrix, device: &B::Device) -> bool {
 }
 
 /// Mean of the per-row losses without the `trim` fraction of highest ones (at least one row
-/// kept). The cut is taken on detached values, so the gradient flows only through the rows
-/// kept. `[1]`
+/// kept; rows tied with the cut are all kept). The cut is taken on detached values, so the
+/// gradient flows only through the rows kept. `[1]`
 pub fn trimmed_mean<B: Backend>(per_row: Tensor<B, 1>, trim: f64) -> Tensor<B, 1> {
     let n = per_row.dims()[0];
     let keep = ((n as f64) * (1.0 - trim)).ceil().clamp(1.0, n as f64) as usize;
     let sorted = per_row.clone().detach().sort(0); // [n], ascending
     let cut = sorted.slice(keep - 1..keep).expand([n]); // [n]
     let mask = per_row.clone().detach().lower_equal(cut).float(); // [n]
-    (per_row * mask).sum() / keep as f64
+    (per_row * mask.clone()).sum() / mask.sum()
 }
 
 /// Steps between waits for the device to finish its queued work (`VAETOOL_SYNC_EVERY`,
@@ -547,6 +547,10 @@ mod tests {
         // 40%: 100 and 9 go, (1 + 2 + 3) / 3
         let m: f32 = trimmed_mean(t.clone(), 0.4).into_scalar();
         assert_eq!(m, 2.0);
+        // rows tied with the cut all count: 20% of [1, 5, 5, 5, 5] keeps the four 5s too
+        let ties = Tensor::<Cpu, 1>::from_floats([5.0, 1.0, 5.0, 5.0, 5.0], &Default::default());
+        let m: f32 = trimmed_mean(ties, 0.2).into_scalar();
+        assert_eq!(m, 4.2);
         // a tiny fraction still keeps every row of a small batch
         let m: f32 = trimmed_mean(t, 0.01).into_scalar();
         assert_eq!(m, 23.0);
