@@ -190,8 +190,6 @@ type Scored = (
     vaetool::modeldir::ModelConfig,
 );
 
-/// `--ensemble N`: N models from seeds `seed..seed+N`, each row's score the mean percentile
-/// among the models' training scores.
 /// Fraction of each batch trimmed by default when `anomalies` trains on the table it scores.
 pub const CONTAMINATED_TRIM: f64 = 0.45;
 /// Epochs by default when `anomalies` trains on the table it scores.
@@ -201,8 +199,8 @@ pub const CONTAMINATED_EPOCHS: usize = 10;
 /// included (tables only; images keep the usual defaults): unless the flags say otherwise, a
 /// trimmed ELBO (the worst-fitting 45% of each batch left out of the gradient) and a short run
 /// (10 epochs), so that the model learns the bulk of the rows before it can learn the rare
-/// ones. Measured on shuttle, cardio and breastw (benches/RESULTS.md): mean ROC-AUC 0.9327 →
-/// 0.9736 and AP 0.7019 → 0.8327 against the previous defaults (seeds 1–3).
+/// ones. Measured on shuttle, cardio and breastw (benches/RESULTS.md, medians of seeds 1–5):
+/// mean ROC-AUC 0.9327 → 0.9736 and AP 0.7019 → 0.8327 against untrimmed full-length training.
 fn contaminated_defaults(t: &TrainArgs, input: &pipeline::Input, clean: bool) -> TrainArgs {
     let mut t = t.clone();
     if !clean && matches!(input, pipeline::Input::Table(_)) {
@@ -214,6 +212,8 @@ fn contaminated_defaults(t: &TrainArgs, input: &pipeline::Input, clean: bool) ->
     t
 }
 
+/// `--ensemble N`: N models from seeds `seed..seed+N`, each row's score the mean percentile
+/// among the models' training scores.
 fn run_ensemble(a: &Args, table: &pipeline::Input, seed: u64) -> Result<Scored> {
     let clean = load_training(a)?;
     let (train_table, train_args) = match &clean {
