@@ -417,9 +417,7 @@ mod complexity_tests {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::{Cpu, CpuTrain};
-    use crate::model::Prior;
-    use crate::train::{train, TrainConfig};
+    use crate::backend::Cpu;
 
     fn data() -> Matrix {
         let v: Vec<f32> = (0..300)
@@ -430,52 +428,6 @@ mod tests {
             })
             .collect();
         Matrix::new(300, 4, v)
-    }
-
-    #[test]
-    fn iwae_bounds_the_elbo_and_tightens_with_k() {
-        let x = data();
-        for prior in [Prior::Standard, Prior::Mixture(2), Prior::Su(2)] {
-            let vae = VaeConfig::new(4, vec![16], 2).with_prior(prior);
-            let t = train::<CpuTrain>(
-                &x,
-                &vae,
-                &TrainConfig::new(15, 32),
-                &Default::default(),
-                &mut |_| {},
-            )
-            .unwrap();
-            let device = Default::default();
-            Cpu::seed(&device, 7);
-            // on the same draws, log-mean-exp ≥ mean (Jensen): −IWAE ≤ −ELBO row by row
-            let w = log_weights(&t.model, &vae, &x, 20, &device);
-            for i in 0..w.rows {
-                let r: Vec<f64> = w.row(i).iter().map(|&v| v as f64).collect();
-                let elbo = r.iter().sum::<f64>() / r.len() as f64;
-                let m = r.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-                let iwae = m + (r.iter().map(|v| (v - m).exp()).sum::<f64>() / r.len() as f64).ln();
-                assert!(iwae >= elbo - 1e-9, "row {i}: {iwae} < {elbo}");
-            }
-            // the bound tightens as K grows (mean over rows): from K = 1 clearly where the gap
-            // is large (standard prior: about 0.06 nats here); beyond K = 10, and with the fitted
-            // clustering priors, the change is within the sampling noise (about 0.005), so
-            // there only "not looser" is asserted.
-            let mean = |v: Vec<f64>| v.iter().sum::<f64>() / v.len() as f64;
-            let k1 = mean(neg_iwae(&t.model, &vae, &x, 1, &device));
-            let k10 = mean(neg_iwae(&t.model, &vae, &x, 10, &device));
-            let k100 = mean(neg_iwae(&t.model, &vae, &x, 100, &device));
-            let msg = format!("{prior:?}: K=1 {k1}, K=10 {k10}, K=100 {k100}");
-            if prior == Prior::Standard {
-                assert!(k10 < k1 - 0.02 && k100 < k1 - 0.02, "{msg}");
-            }
-            assert!(k10 < k1 + 0.05 && k100 < k10 + 0.02, "{msg}");
-            // K = 1 agrees with the sampled ELBO in expectation
-            let elbo = mean(neg_elbo(&t.model, &vae, &x, 50, &device));
-            assert!(
-                (k1 - elbo).abs() < 0.05 * elbo.abs().max(1.0),
-                "{k1} vs {elbo}"
-            );
-        }
     }
 
     #[test]
