@@ -694,42 +694,26 @@ fn picture_and_plot_flags_are_honoured() {
     assert_eq!(a, b);
     assert_ne!(a, ["0", "1", "2", "3", "4"]);
     // --color-by cluster needs clusters; label and none work
-    let err = fails(
-        &[
-            "plot",
-            "latents",
-            &img,
-            "--model",
-            &model,
-            "--color-by",
-            "cluster",
-            "-o",
-            &p("l.png"),
-        ],
-        2,
-    );
-    assert!(
-        err.contains("--color-by cluster:") && err.contains("has no clusters"),
-        "{err}"
-    );
-    let err = fails(
-        &[
-            "plot",
-            "latents",
-            &img,
-            "--model",
-            &model,
-            "--color-by",
-            "label",
-            "-o",
-            &p("l.png"),
-        ],
-        2,
-    );
-    assert!(
-        err.contains("--color-by label:") && err.contains("has no labels"),
-        "{err}"
-    );
+    for (by, missing) in [("cluster", "has no clusters"), ("label", "has no labels")] {
+        let err = fails(
+            &[
+                "plot",
+                "latents",
+                &img,
+                "--model",
+                &model,
+                "--color-by",
+                by,
+                "-o",
+                &p("l.png"),
+            ],
+            2,
+        );
+        assert!(
+            err.contains(&format!("--color-by {by}:")) && err.contains(missing),
+            "{err}"
+        );
+    }
     ok(&[
         "plot",
         "latents",
