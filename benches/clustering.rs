@@ -15,7 +15,9 @@
 //! Environment knobs, for the slower conv runs on a CPU: `ARCH=conv` (images: the conv VAE),
 //! `EPOCHS` (the VAE's), `PRE_EPOCHS` and `ONE_EPOCHS` (VaDE/Su pretraining and training),
 //! `BATCH`, and `METHODS=0,1,2` to run only some rows of the table (0 raw K-means, 1 K-means on
-//! latents, 2 GMM on latents, 3 VaDE, 4 Su).
+//! latents, 2 GMM on latents, 3 VaDE, 4 Su, 5 N2D: a GMM on a UMAP manifold of the latents),
+//! `HIDDEN=500,500,2000` and `LATENT` for the VAE's size, `NEIGHBORS` for N2D's manifold,
+//! `INIT=n2d|gmm` for VaDE/Su's prior initialisation.
 
 use std::time::Instant;
 
@@ -32,7 +34,7 @@ use vaetool::metrics::{ari, clustering_accuracy, encode_labels, nmi};
 use vaetool::model::{
     default_conv_hidden, default_hidden, default_latent, Arch, Likelihood, Prior, VaeConfig,
 };
-use vaetool::onestep::{train_one_step, OneStepConfig};
+use vaetool::onestep::{train_one_step, MixtureInit, OneStepConfig};
 use vaetool::train::{
     default_batch_size, default_epochs, default_one_step_epochs, train, TrainConfig,
 };
@@ -138,7 +140,7 @@ fn main() {
     let batch = env("BATCH").unwrap_or_else(|| default_batch_size(x.rows));
     let methods: Vec<usize> = std::env::var("METHODS")
         .map(|v| v.split(',').map(|m| m.parse().unwrap()).collect())
-        .unwrap_or_else(|_| (0..5).collect());
+        .unwrap_or_else(|_| (0..6).collect());
     let conv = images && std::env::var("ARCH").is_ok_and(|a| a == "conv");
     // Images: pixels in [0, 1] with a Bernoulli likelihood, as in the VaDE paper.
     let likelihood = if images {
@@ -152,9 +154,18 @@ fn main() {
             .with_arch(Arch::Conv)
             .with_image(Some(ImageShape::new(1, side, side)))
     } else {
-        VaeConfig::new(d, default_hidden(d), default_latent(d))
+        let hidden = std::env::var("HIDDEN").map_or_else(
+            |_| default_hidden(d),
+            |v| v.split(',').map(|h| h.parse().unwrap()).collect(),
+        );
+        VaeConfig::new(
+            d,
+            hidden,
+            env("LATENT").unwrap_or_else(|| default_latent(d)),
+        )
     }
     .with_likelihood(likelihood);
+    let neighbors = env("NEIGHBORS").unwrap_or(vaetool::manifold::DEFAULT_NEIGHBORS);
     let (pre_default, one_default) = default_one_step_epochs(x.rows, batch);
     let pre_epochs = env("PRE_EPOCHS").unwrap_or(pre_default);
     let one_epochs = env("ONE_EPOCHS").unwrap_or(one_default);
@@ -166,6 +177,7 @@ fn main() {
         "GMM on VAE latents",
         "VaDE",
         "Su",
+        "N2D (GMM on a UMAP manifold of the VAE latents)",
     ];
     let mut all: Vec<Scores> = names.iter().map(|_| Scores::new()).collect();
     for &seed in &seeds {
@@ -176,11 +188,15 @@ fn main() {
 
         let t = Instant::now();
         let cfg = TrainConfig::new(vae_epochs, batch).with_seed(seed);
-        let plain = methods.contains(&1) || methods.contains(&2);
+        let plain = [1, 2, 5].iter().any(|m| methods.contains(m));
         let vae = plain.then(|| train::<CpuTrain>(x, &base, &cfg, &device, &mut |_| {}).unwrap());
         let mu = vae.map(|v| infer::embed(&v.model, x, &device).0);
         let train_secs = t.elapsed().as_secs_f64();
-        for (i, method) in [(1, ClusterMethod::Kmeans), (2, ClusterMethod::Gmm)] {
+        for (i, method) in [
+            (1, ClusterMethod::Kmeans),
+            (2, ClusterMethod::Gmm),
+            (5, ClusterMethod::N2d),
+        ] {
             let Some(mu) = mu.as_ref().filter(|_| methods.contains(&i)) else {
                 continue;
             };
@@ -192,12 +208,13 @@ fn main() {
                     method,
                     n_init: 10,
                     seed,
+                    neighbors,
                 },
             )
             .unwrap();
             all[i].push(
                 &truth,
-                &f.predict(mu).labels,
+                &f.predict(mu).unwrap().labels,
                 train_secs + t.elapsed().as_secs_f64(),
             );
         }
@@ -213,6 +230,7 @@ fn main() {
                 pretrain_epochs: pre_epochs,
                 restarts: 1,
                 gmm_init: 10,
+                init: std::env::var("INIT").map_or(MixtureInit::default(), |v| v.parse().unwrap()),
             };
             let r =
                 train_one_step::<CpuTrain>(x, &vae, &cfg, &one, &device, &mut |_, _| {}).unwrap();

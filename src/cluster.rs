@@ -1,5 +1,6 @@
 //! Two-step clustering on latent means (ALGORITHMS.md §3): K-means (k-means++ init, several
-//! restarts, lowest inertia kept) or a full-covariance Gaussian mixture, both from linfa.
+//! restarts, lowest inertia kept) or a full-covariance Gaussian mixture, both from linfa, or
+//! N2D: the same Gaussian mixture on a UMAP manifold of the latent means ([`crate::manifold`]).
 //! The fitted clustering is serialized into the model directory so that new rows are assigned
 //! to the same clusters later. `--k auto` selects K by the GMM's BIC.
 
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Matrix;
 use crate::error::{Result, VaeError};
+use crate::manifold::{Umap, UmapParams};
 
 /// Which clustering runs on the latent means.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -25,6 +27,8 @@ pub enum ClusterMethod {
     Kmeans,
     /// Gaussian mixture model (full covariances), fitted by EM.
     Gmm,
+    /// N2D: a Gaussian mixture on a K-dimensional UMAP manifold of the latent means.
+    N2d,
 }
 
 impl FromStr for ClusterMethod {
@@ -33,8 +37,9 @@ impl FromStr for ClusterMethod {
         match s {
             "kmeans" => Ok(Self::Kmeans),
             "gmm" => Ok(Self::Gmm),
+            "n2d" => Ok(Self::N2d),
             _ => Err(format!(
-                "unknown clustering method '{s}' (expected kmeans or gmm)"
+                "unknown clustering method '{s}' (expected kmeans, gmm or n2d)"
             )),
         }
     }
@@ -51,6 +56,8 @@ pub struct ClusterParams {
     pub n_init: usize,
     /// Seed of the initialisations.
     pub seed: u64,
+    /// N2D: neighbourhood size of the manifold (the row itself included).
+    pub neighbors: usize,
 }
 
 impl ClusterParams {
@@ -68,6 +75,11 @@ impl ClusterParams {
         if self.n_init == 0 {
             return Err(VaeError::Usage("--n-init must be at least 1".into()));
         }
+        if self.method == ClusterMethod::N2d {
+            UmapParams::new(self.k, self.seed)
+                .with_neighbors(self.neighbors)
+                .check(n_rows)?;
+        }
         Ok(())
     }
 }
@@ -84,6 +96,13 @@ pub enum Fitted {
     /// Gaussian mixture.
     Gmm {
         /// The linfa model.
+        model: Box<GaussianMixtureModel<f64>>,
+    },
+    /// Gaussian mixture on a UMAP manifold.
+    N2d {
+        /// The manifold (training latents and their positions).
+        umap: Box<Umap>,
+        /// The linfa model, fitted on the manifold positions.
         model: Box<GaussianMixtureModel<f64>>,
     },
 }
@@ -148,6 +167,16 @@ impl Fitted {
             ClusterMethod::Gmm => Ok(Fitted::Gmm {
                 model: Box::new(fit_gmm(&data, params.k, params.n_init, params.seed)?),
             }),
+            ClusterMethod::N2d => {
+                let up = UmapParams::new(params.k, params.seed).with_neighbors(params.neighbors);
+                let umap = Umap::fit(latents, &up)?;
+                let emb = to_array(&umap.embedding());
+                let model = fit_gmm(&emb, params.k, params.n_init, params.seed)?;
+                Ok(Fitted::N2d {
+                    umap: Box::new(umap),
+                    model: Box::new(model),
+                })
+            }
         }
     }
 
@@ -155,7 +184,7 @@ impl Fitted {
     pub fn k(&self) -> usize {
         match self {
             Fitted::Kmeans { model } => model.centroids().nrows(),
-            Fitted::Gmm { model } => model.weights().len(),
+            Fitted::Gmm { model } | Fitted::N2d { model, .. } => model.weights().len(),
         }
     }
 
@@ -164,18 +193,25 @@ impl Fitted {
         match self {
             Fitted::Kmeans { .. } => ClusterMethod::Kmeans,
             Fitted::Gmm { .. } => ClusterMethod::Gmm,
+            Fitted::N2d { .. } => ClusterMethod::N2d,
         }
     }
 
     /// Assigns rows (latent means) to clusters.
-    pub fn predict(&self, latents: &Matrix) -> Assignment {
-        let data = to_array(latents);
-        match self {
+    ///
+    /// # Errors
+    /// When the rows' width differs from the latents the clustering was fitted on.
+    pub fn predict(&self, latents: &Matrix) -> Result<Assignment> {
+        let data = match self {
+            Fitted::N2d { umap, .. } => to_array(&umap.transform(latents)?),
+            _ => to_array(latents),
+        };
+        Ok(match self {
             Fitted::Kmeans { model } => Assignment {
                 labels: model.predict(&data).to_vec(),
                 probabilities: None,
             },
-            Fitted::Gmm { model } => {
+            Fitted::Gmm { model } | Fitted::N2d { model, .. } => {
                 let p = model.predict_proba(&data);
                 let probs =
                     Matrix::new(p.nrows(), p.ncols(), p.iter().map(|&v| v as f32).collect());
@@ -186,7 +222,7 @@ impl Fitted {
                     probabilities: Some(probs),
                 }
             }
-        }
+        })
     }
 }
 
@@ -210,6 +246,73 @@ pub fn diagonal_gmm(
         .map(|(c, j)| cov[[c, j, j]].max(1e-6) as f32)
         .collect();
     Ok((weights, means, vars))
+}
+
+/// Initial mixture components for VaDE/Su from N2D: a GMM on the UMAP manifold of the
+/// (pretrained) latent means assigns every row, and each cluster's weight, mean and diagonal
+/// variance are the moments of its rows' latents (an empty cluster gets a 1e-3 weight and the
+/// moments of all rows). Returns weights `[K]`, means and variances `[K·latent]`.
+pub fn manifold_mixture(
+    latents: &Matrix,
+    k: usize,
+    n_init: usize,
+    seed: u64,
+    neighbors: usize,
+) -> Result<(Vec<f32>, Vec<f32>, Vec<f32>)> {
+    let params = ClusterParams {
+        k,
+        method: ClusterMethod::N2d,
+        n_init,
+        seed,
+        neighbors,
+    };
+    let labels = Fitted::fit(latents, &params)?.predict(latents)?.labels;
+    Ok(mixture_from_labels(latents, &labels, k))
+}
+
+/// Weights, means and diagonal variances of the `k` groups of rows named by `labels` (see
+/// [`manifold_mixture`]; variances floored at 1e-6).
+pub fn mixture_from_labels(
+    latents: &Matrix,
+    labels: &[usize],
+    k: usize,
+) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
+    let d = latents.cols;
+    let moments = |rows: &mut dyn Iterator<Item = &[f32]>| {
+        let (mut n, mut s, mut s2) = (0f64, vec![0f64; d], vec![0f64; d]);
+        for r in rows {
+            n += 1.0;
+            for j in 0..d {
+                s[j] += f64::from(r[j]);
+                s2[j] += f64::from(r[j]).powi(2);
+            }
+        }
+        let mean: Vec<f64> = s.iter().map(|v| v / n.max(1.0)).collect();
+        let var: Vec<f64> = (0..d)
+            .map(|j| (s2[j] / n.max(1.0) - mean[j].powi(2)).max(1e-6))
+            .collect();
+        (n, mean, var)
+    };
+    let (_, all_mean, all_var) = moments(&mut (0..latents.rows).map(|i| latents.row(i)));
+    let (mut w, mut m, mut v) = (vec![], vec![], vec![]);
+    for c in 0..k {
+        let (n, mean, var) = moments(
+            &mut (0..latents.rows)
+                .filter(|&i| labels[i] == c)
+                .map(|i| latents.row(i)),
+        );
+        let (mean, var) = if n > 0.0 {
+            (mean, var)
+        } else {
+            (all_mean.clone(), all_var.clone())
+        };
+        w.push(((n / latents.rows as f64).max(1e-3)) as f32);
+        m.extend(mean.iter().map(|&x| x as f32));
+        v.extend(var.iter().map(|&x| x as f32));
+    }
+    let total: f32 = w.iter().sum();
+    w.iter_mut().for_each(|x| *x /= total);
+    (w, m, v)
 }
 
 /// Log-likelihood of `data` under a full-covariance Gaussian mixture.
@@ -332,13 +435,14 @@ mod tests {
                 method,
                 n_init: 3,
                 seed: 1,
+                neighbors: 20,
             };
             let f = Fitted::fit(&x, &p).unwrap();
-            let a = f.predict(&x);
+            let a = f.predict(&x).unwrap();
             assert_eq!(crate::metrics::clustering_accuracy(&truth, &a.labels), 1.0);
             let json = serde_json::to_string(&f).unwrap();
             let g: Fitted = serde_json::from_str(&json).unwrap();
-            assert_eq!(g.predict(&x).labels, a.labels);
+            assert_eq!(g.predict(&x).unwrap().labels, a.labels);
             assert_eq!(g.k(), 3);
             assert_eq!(a.probabilities.is_some(), method == ClusterMethod::Gmm);
         }
@@ -357,6 +461,7 @@ mod tests {
             method: ClusterMethod::Kmeans,
             n_init: 1,
             seed: 0,
+            neighbors: 20,
         };
         assert_eq!(
             p.check(10).unwrap_err().to_string(),
@@ -367,6 +472,20 @@ mod tests {
             p.check(10).unwrap_err().to_string(),
             "--k 11 is larger than the number of rows (10)"
         );
+    }
+
+    #[test]
+    fn mixture_from_labels_is_the_moments_of_each_group() {
+        let x = Matrix::new(4, 2, vec![0.0, 1.0, 2.0, 3.0, 10.0, 10.0, 10.0, 12.0]);
+        let (w, m, v) = mixture_from_labels(&x, &[0, 0, 1, 1], 3);
+        // the empty third group: weight 1e-3 before normalising, moments of all rows
+        let want = [0.5 / 1.001, 0.5 / 1.001, 0.001 / 1.001];
+        assert!(
+            w.iter().zip(want).all(|(a, b)| (a - b).abs() < 1e-6),
+            "{w:?}"
+        );
+        assert_eq!(m, vec![1.0, 2.0, 10.0, 11.0, 5.5, 6.5]);
+        assert_eq!(v, vec![1.0, 1.0, 1e-6, 1.0, 20.75, 21.25]);
     }
 
     #[test]

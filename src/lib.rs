@@ -32,6 +32,7 @@ pub mod device;
 pub mod error;
 pub mod generate;
 pub mod infer;
+pub mod manifold;
 pub mod metrics;
 pub mod model;
 pub mod modeldir;

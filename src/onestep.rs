@@ -2,8 +2,10 @@
 //! clustering VAE, with the initialization public re-implementations leave out:
 //!
 //! 1. autoencoder pretraining (`pretrain_epochs`),
-//! 2. a GMM fitted on the pretrained latent means, copied into the prior (VaDE: weights, means
-//!    and the diagonals of the covariances; Su: the class means),
+//! 2. a mixture fitted on the pretrained latent means, copied into the prior (VaDE: weights,
+//!    means and diagonal variances; Su: the class means): by default the moments of the N2D
+//!    clusters (a GMM on a UMAP manifold of the latents, [`crate::manifold`]), or a GMM fitted
+//!    on the latents themselves ([`MixtureInit`]),
 //! 3. training of the full model,
 //! 4. `restarts` runs from different seeds, keeping the one with the best (lowest) mean
 //!    negative ELBO over the data: label-free selection.
@@ -11,10 +13,11 @@
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
-use crate::cluster::diagonal_gmm;
+use crate::cluster::{diagonal_gmm, manifold_mixture};
 use crate::data::Matrix;
 use crate::error::{Result, VaeError};
 use crate::infer;
+use crate::manifold::DEFAULT_NEIGHBORS;
 use crate::model::{Objective, Prior, VaeConfig};
 use crate::train::{train_from, EpochStats, TrainConfig, Trained};
 
@@ -27,6 +30,29 @@ pub enum Phase {
     Train(usize),
 }
 
+/// How the mixture prior is initialised from the pretrained latent means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MixtureInit {
+    /// The moments of the N2D clusters (GMM on a UMAP manifold of the latents).
+    #[default]
+    N2d,
+    /// A GMM on the latents, its covariances cut to their diagonals.
+    Gmm,
+}
+
+impl std::str::FromStr for MixtureInit {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "n2d" => Ok(Self::N2d),
+            "gmm" => Ok(Self::Gmm),
+            _ => Err(format!(
+                "unknown initialisation '{s}' (expected n2d or gmm)"
+            )),
+        }
+    }
+}
+
 /// Settings of the one-step clustering run.
 #[derive(Debug, Clone)]
 pub struct OneStepConfig {
@@ -36,6 +62,8 @@ pub struct OneStepConfig {
     pub restarts: usize,
     /// Restarts of the initial GMM.
     pub gmm_init: usize,
+    /// How the prior is initialised.
+    pub init: MixtureInit,
 }
 
 /// The outcome: the kept model, the ELBO of every restart, and warnings.
@@ -109,7 +137,12 @@ pub fn train_one_step<B: AutodiffBackend>(
             vae.init::<B::InnerBackend>(device)
         };
         let (mu, _) = infer::embed(&model, x, device);
-        let (w, m, v) = diagonal_gmm(&mu, k, one.gmm_init, seed)?;
+        let (w, m, v) = match one.init {
+            MixtureInit::Gmm => diagonal_gmm(&mu, k, one.gmm_init, seed)?,
+            MixtureInit::N2d => {
+                manifold_mixture(&mu, k, one.gmm_init, seed, DEFAULT_NEIGHBORS.min(mu.rows))?
+            }
+        };
         model.set_mixture(&w, &m, &v, device);
         let run_cfg = cfg.clone().with_seed(seed);
         let trained = train_from::<B>(
@@ -193,13 +226,19 @@ mod tests {
     fn vade_and_su_separate_three_blobs() {
         let x = blobs();
         let truth: Vec<usize> = (0..120).map(|i| i % 3).collect();
-        for prior in [Prior::Mixture(3), Prior::Su(3)] {
+        for (prior, init) in [
+            (Prior::Mixture(3), MixtureInit::N2d),
+            (Prior::Mixture(3), MixtureInit::Gmm),
+            (Prior::Su(3), MixtureInit::N2d),
+            (Prior::Su(3), MixtureInit::Gmm),
+        ] {
             let vae = VaeConfig::new(4, vec![16], 2).with_prior(prior);
             let cfg = TrainConfig::new(30, 16);
             let one = OneStepConfig {
                 pretrain_epochs: 20,
                 restarts: 2,
                 gmm_init: 3,
+                init,
             };
             let r = train_one_step::<CpuTrain>(
                 &x,
@@ -211,7 +250,7 @@ mod tests {
             )
             .unwrap();
             let acc = crate::metrics::clustering_accuracy(&truth, &r.labels);
-            assert!(acc > 0.95, "{prior:?}: ACC {acc}");
+            assert!(acc > 0.95, "{prior:?} {init:?}: ACC {acc}");
             assert_eq!(r.restart_elbos.len(), 2);
             assert!(r.restart_elbos[r.kept] <= r.restart_elbos[1 - r.kept]);
             assert_eq!(r.probabilities.cols, 3);
@@ -225,6 +264,7 @@ mod tests {
             pretrain_epochs: 1,
             restarts: 1,
             gmm_init: 1,
+            init: MixtureInit::Gmm,
         };
         let e = train_one_step::<CpuTrain>(
             &blobs(),

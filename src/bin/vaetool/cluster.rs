@@ -1,6 +1,6 @@
-//! `vaetool cluster DATA [--model M] --k K [--method kmeans|gmm|vade|su] -o labels.csv`.
+//! `vaetool cluster DATA [--model M] --k K [--method kmeans|gmm|n2d|vade|su] -o labels.csv`.
 //!
-//! `kmeans` and `gmm` cluster the latent means of a VAE (trained first when no `--model` is
+//! `kmeans`, `gmm` and `n2d` (a GMM on a UMAP manifold) cluster the latent means of a VAE (trained first when no `--model` is
 //! given; `--save-model DIR` keeps it), and the fitted clustering is stored in the model
 //! directory so that new rows get the same clusters. `vade` and `su` train a one-step
 //! clustering VAE whose prior holds the clusters; a saved one assigns new rows itself.
@@ -12,7 +12,7 @@ use vaetool::cluster::{select_k_bic, Assignment, ClusterMethod, ClusterParams, F
 use vaetool::data::Matrix;
 use vaetool::infer;
 use vaetool::model::Prior;
-use vaetool::onestep::argmax_rows;
+use vaetool::onestep::{argmax_rows, MixtureInit};
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
@@ -53,6 +53,8 @@ pub enum Method {
     Kmeans,
     /// Gaussian mixture on the latent means.
     Gmm,
+    /// N2D: Gaussian mixture on a UMAP manifold of the latent means.
+    N2d,
     /// VaDE: the Gaussian-mixture-prior VAE.
     Vade,
     /// Su's one-step clustering VAE.
@@ -65,10 +67,11 @@ impl std::str::FromStr for Method {
         match s {
             "kmeans" => Ok(Self::Kmeans),
             "gmm" => Ok(Self::Gmm),
+            "n2d" => Ok(Self::N2d),
             "vade" => Ok(Self::Vade),
             "su" => Ok(Self::Su),
             _ => Err(format!(
-                "unknown clustering method '{s}' (expected kmeans, gmm, vade or su)"
+                "unknown clustering method '{s}' (expected kmeans, gmm, n2d, vade or su)"
             )),
         }
     }
@@ -79,6 +82,7 @@ impl Method {
         match self {
             Method::Kmeans => Some(ClusterMethod::Kmeans),
             Method::Gmm => Some(ClusterMethod::Gmm),
+            Method::N2d => Some(ClusterMethod::N2d),
             Method::Vade | Method::Su => None,
         }
     }
@@ -98,11 +102,15 @@ pub struct Args {
     /// Range of K tried by `--k auto`.
     #[arg(long, default_value = "2..10", value_parser = parse_range)]
     k_range: (usize, usize),
-    /// kmeans or gmm on the latent means; vade (Gaussian-mixture prior) or su (Su's
+    /// kmeans or gmm on the latent means; n2d: a GMM on a K-dimensional UMAP manifold of the
+    /// latent means (N2D; best on images); vade (Gaussian-mixture prior) or su (Su's
     /// clustering VAE) to cluster in one step. Default: kmeans, or the prior of a --model
     /// trained with vade/su.
     #[arg(long)]
     method: Option<Method>,
+    /// n2d: neighbourhood size of the manifold (the row itself included; umap-learn's default).
+    #[arg(long, default_value_t = vaetool::manifold::DEFAULT_NEIGHBORS)]
+    neighbors: usize,
     /// Restarts of K-means/GMM (best inertia or likelihood kept), and of VaDE's initial GMM.
     #[arg(long, default_value_t = 10)]
     n_init: usize,
@@ -110,6 +118,10 @@ pub struct Args {
     /// phase then defaults to about 3,000 steps).
     #[arg(long)]
     pretrain_epochs: Option<usize>,
+    /// vade/su: how the mixture prior starts from the pretrained latents: n2d (the moments of
+    /// the N2D clusters) or gmm (a GMM on the latents).
+    #[arg(long, default_value = "n2d")]
+    init: MixtureInit,
     /// vade/su: independent runs from consecutive seeds; the lowest negative ELBO is kept.
     #[arg(long, default_value_t = 1)]
     restarts: usize,
@@ -155,6 +167,7 @@ fn fit(a: &Args, method: ClusterMethod, latents: &Matrix) -> Result<Fitted> {
         method,
         n_init: a.n_init,
         seed: a.train.seed,
+        neighbors: a.neighbors,
     };
     params.check(latents.rows)?;
     Ok(Fitted::fit(latents, &params)?)
@@ -166,7 +179,19 @@ fn same_request(a: &Args, stored: &Fitted) -> bool {
         Some(KArg::Fixed(k)) => k == stored.k(),
         Some(KArg::Auto) => false,
     };
-    k_ok && a.method.is_none_or(|m| m.latent() == Some(stored.method()))
+    let neighbors_ok = match stored {
+        Fitted::N2d { umap, .. } => umap.n_neighbors == a.neighbors,
+        _ => true,
+    };
+    k_ok && neighbors_ok && a.method.is_none_or(|m| m.latent() == Some(stored.method()))
+}
+
+fn method_name(m: ClusterMethod) -> &'static str {
+    match m {
+        ClusterMethod::Kmeans => "K-means",
+        ClusterMethod::Gmm => "GMM",
+        ClusterMethod::N2d => "N2D",
+    }
 }
 
 /// A clustering result ready to write.
@@ -263,12 +288,9 @@ fn with_model(a: &Args, dir: &std::path::Path) -> Result<Clusters> {
         }
     };
     Ok(Clusters {
-        assignment: fitted.predict(&mu),
+        assignment: fitted.predict(&mu)?,
         k: fitted.k(),
-        name: match fitted.method() {
-            ClusterMethod::Kmeans => "K-means",
-            ClusterMethod::Gmm => "GMM",
-        },
+        name: method_name(fitted.method()),
         ids: p.ids,
         id_name: p.id_name,
         labels: p.labels,
@@ -284,7 +306,7 @@ fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
         let t = pipeline::train_model(table, &a.data, &a.features, &a.train)?;
         let (mu, _) = infer::embed(&t.model, &t.data.x, &Default::default());
         let fitted = fit(a, latent, &mu)?;
-        let assignment = fitted.predict(&mu);
+        let assignment = fitted.predict(&mu)?;
         if let Some(dir) = &a.save_model {
             let anomaly = pipeline::anomaly_reference(&t, a.train.seed)?;
             pipeline::save_trained(dir, &t, Some(&anomaly), Some(&fitted))?;
@@ -293,11 +315,7 @@ fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
         return Ok(Clusters {
             assignment,
             k: fitted.k(),
-            name: if latent == ClusterMethod::Kmeans {
-                "K-means"
-            } else {
-                "GMM"
-            },
+            name: method_name(latent),
             ids: t.data.ids,
             id_name: t.data.id_name,
             labels: t.data.labels,
@@ -307,7 +325,7 @@ fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
         Some(KArg::Fixed(k)) => k,
         Some(KArg::Auto) => {
             return Err(VaeError::Usage(
-                "--k auto works with --method kmeans or gmm; vade and su need a number".into(),
+                "--k auto works with --method kmeans, gmm or n2d; vade and su need a number".into(),
             )
             .into())
         }
@@ -334,6 +352,7 @@ fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
             pretrain_epochs: a.pretrain_epochs,
             restarts: a.restarts,
             gmm_init: a.n_init,
+            init: a.init,
         },
     )?;
     if let Some(dir) = &a.save_model {
@@ -361,8 +380,12 @@ pub fn run(a: Args) -> Result<()> {
             method: ClusterMethod::Kmeans,
             n_init: a.n_init,
             seed: 0,
+            neighbors: a.neighbors,
         }
         .check(usize::MAX)?;
+    }
+    if a.neighbors < 2 {
+        return Err(VaeError::Usage("--neighbors must be at least 2".into()).into());
     }
     if a.model.is_some() && a.save_model.is_some() {
         return Err(
@@ -382,7 +405,7 @@ pub fn run(a: Args) -> Result<()> {
             header.extend((0..c.k).map(|j| format!("p_{j}")));
         }
     } else if a.probabilities {
-        eprintln!("warning: --probabilities needs --method gmm, vade or su; K-means assigns hard clusters");
+        eprintln!("warning: --probabilities needs --method gmm, n2d, vade or su; K-means assigns hard clusters");
     }
     let labels = &c.assignment.labels;
     let rows = (0..c.ids.len()).map(|i| {

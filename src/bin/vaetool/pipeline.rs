@@ -447,6 +447,8 @@ pub struct OneStepFlags {
     pub restarts: usize,
     /// Restarts of the initial GMM.
     pub gmm_init: usize,
+    /// How the prior starts from the pretrained latents.
+    pub init: vaetool::onestep::MixtureInit,
 }
 
 /// Trains a VaDE or Su model (pretraining, GMM initialization, restarts).
@@ -462,6 +464,7 @@ pub fn train_one_step_model(
         pretrain_epochs,
         restarts,
         gmm_init,
+        init,
     } = *flags;
     let s = setup_with_epochs(table, d, f, t, prior, |n, b| {
         default_one_step_epochs(n, b).1
@@ -472,6 +475,7 @@ pub fn train_one_step_model(
         pretrain_epochs: pre,
         restarts,
         gmm_init,
+        init,
     };
     if !t.quiet {
         eprintln!("autoencoder pretraining: {pre} epochs; {restarts} restart(s)");

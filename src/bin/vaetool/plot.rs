@@ -110,7 +110,10 @@ fn latents(a: LatentArgs) -> Result<()> {
         if let Some(probs) = infer::cluster_probabilities(&m.model, &p.x, &device) {
             return Ok(Some(argmax_rows(&probs)));
         }
-        Ok(m.clustering()?.map(|c| c.predict(&mu).labels))
+        m.clustering()?
+            .map(|c| c.predict(&mu).map(|a| a.labels))
+            .transpose()
+            .map_err(Into::into)
     };
     let by = a.color_by.unwrap_or(if p.labels.is_some() {
         ColourBy::Label
