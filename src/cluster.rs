@@ -147,8 +147,34 @@ fn fit_gmm(
     )))
 }
 
+/// Rows above which N2D lays out its manifold on a seeded random subset of this many rows (the
+/// exact neighbour search is quadratic in the rows); the other rows are then placed as new rows
+/// are (see [`Umap::transform`]).
+pub const N2D_MAX_FIT_ROWS: usize = 50_000;
+
+fn fit_n2d(latents: &Matrix, params: &ClusterParams, max_fit_rows: usize) -> Result<Fitted> {
+    let up = UmapParams::new(params.k, params.seed).with_neighbors(params.neighbors);
+    let umap = if latents.rows > max_fit_rows {
+        let mut idx: Vec<usize> = (0..latents.rows).collect();
+        let mut rng = Xoshiro256Plus::seed_from_u64(params.seed);
+        rand::seq::SliceRandom::partial_shuffle(&mut idx[..], &mut rng, max_fit_rows);
+        idx.truncate(max_fit_rows);
+        idx.sort_unstable();
+        let subset = Matrix::new(max_fit_rows, latents.cols, latents.gather_rows(&idx));
+        Umap::fit(&subset, &up)?
+    } else {
+        Umap::fit(latents, &up)?
+    };
+    let emb = to_array(&umap.embedding());
+    let model = fit_gmm(&emb, params.k, params.n_init, params.seed)?;
+    Ok(Fitted::N2d {
+        umap: Box::new(umap),
+        model: Box::new(model),
+    })
+}
+
 impl Fitted {
-    /// Fits the clustering on latent means.
+    /// Fits the clustering on latent means (N2D: on at most [`N2D_MAX_FIT_ROWS`] of them).
     pub fn fit(latents: &Matrix, params: &ClusterParams) -> Result<Fitted> {
         params.check(latents.rows)?;
         let data = to_array(latents);
@@ -167,16 +193,7 @@ impl Fitted {
             ClusterMethod::Gmm => Ok(Fitted::Gmm {
                 model: Box::new(fit_gmm(&data, params.k, params.n_init, params.seed)?),
             }),
-            ClusterMethod::N2d => {
-                let up = UmapParams::new(params.k, params.seed).with_neighbors(params.neighbors);
-                let umap = Umap::fit(latents, &up)?;
-                let emb = to_array(&umap.embedding());
-                let model = fit_gmm(&emb, params.k, params.n_init, params.seed)?;
-                Ok(Fitted::N2d {
-                    umap: Box::new(umap),
-                    model: Box::new(model),
-                })
-            }
+            ClusterMethod::N2d => fit_n2d(latents, params, N2D_MAX_FIT_ROWS),
         }
     }
 
@@ -446,6 +463,28 @@ mod tests {
             assert_eq!(g.k(), 3);
             assert_eq!(a.probabilities.is_some(), method == ClusterMethod::Gmm);
         }
+    }
+
+    #[test]
+    fn n2d_on_many_rows_fits_a_subset_and_places_the_rest() {
+        // 60 rows, a cap of 30: the manifold holds 30 rows, every row is still assigned, and
+        // the three blobs stay apart
+        let x = blobs();
+        let p = ClusterParams {
+            k: 3,
+            method: ClusterMethod::N2d,
+            n_init: 3,
+            seed: 4,
+            neighbors: 8,
+        };
+        let f = fit_n2d(&x, &p, 30).unwrap();
+        let Fitted::N2d { umap, .. } = &f else {
+            panic!("not N2D")
+        };
+        assert_eq!(umap.embedding().rows, 30);
+        let truth: Vec<usize> = (0..60).map(|i| i / 20).collect();
+        let labels = f.predict(&x).unwrap().labels;
+        assert_eq!(crate::metrics::clustering_accuracy(&truth, &labels), 1.0);
     }
 
     #[test]

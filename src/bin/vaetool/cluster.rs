@@ -8,7 +8,9 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use vaetool::cluster::{select_k_bic, Assignment, ClusterMethod, ClusterParams, Fitted};
+use vaetool::cluster::{
+    select_k_bic, Assignment, ClusterMethod, ClusterParams, Fitted, N2D_MAX_FIT_ROWS,
+};
 use vaetool::data::Matrix;
 use vaetool::infer;
 use vaetool::model::Prior;
@@ -170,6 +172,12 @@ fn fit(a: &Args, method: ClusterMethod, latents: &Matrix) -> Result<Fitted> {
         neighbors: a.neighbors,
     };
     params.check(latents.rows)?;
+    if method == ClusterMethod::N2d && latents.rows > N2D_MAX_FIT_ROWS {
+        eprintln!(
+            "n2d: the manifold is laid out on a random {N2D_MAX_FIT_ROWS} of the {} rows; the others are placed on it like new rows",
+            latents.rows
+        );
+    }
     Ok(Fitted::fit(latents, &params)?)
 }
 
