@@ -231,6 +231,7 @@ fn main() {
                 restarts: 1,
                 gmm_init: 10,
                 init: std::env::var("INIT").map_or(MixtureInit::default(), |v| v.parse().unwrap()),
+                neighbors,
             };
             let r =
                 train_one_step::<CpuTrain>(x, &vae, &cfg, &one, &device, &mut |_, _| {}).unwrap();

@@ -177,10 +177,9 @@ impl Fitted {
     /// Fits the clustering on latent means (N2D: on at most [`N2D_MAX_FIT_ROWS`] of them).
     pub fn fit(latents: &Matrix, params: &ClusterParams) -> Result<Fitted> {
         params.check(latents.rows)?;
-        let data = to_array(latents);
         match params.method {
             ClusterMethod::Kmeans => {
-                let ds = DatasetBase::from(data);
+                let ds = DatasetBase::from(to_array(latents));
                 let model =
                     KMeans::params_with_rng(params.k, Xoshiro256Plus::seed_from_u64(params.seed))
                         .n_runs(params.n_init)
@@ -191,7 +190,12 @@ impl Fitted {
                 Ok(Fitted::Kmeans { model })
             }
             ClusterMethod::Gmm => Ok(Fitted::Gmm {
-                model: Box::new(fit_gmm(&data, params.k, params.n_init, params.seed)?),
+                model: Box::new(fit_gmm(
+                    &to_array(latents),
+                    params.k,
+                    params.n_init,
+                    params.seed,
+                )?),
             }),
             ClusterMethod::N2d => fit_n2d(latents, params, N2D_MAX_FIT_ROWS),
         }

@@ -110,11 +110,11 @@ pub struct Umap {
     pub embedding: Vec<f32>,
 }
 
-/// Exact nearest neighbours: for every row of `queries`, the `k` nearest rows of `refs`
-/// (Euclidean), nearest first, as (index, distance). With `skip_self`, query `i` never
-/// returns ref `i` (queries and refs are the same rows).
-fn knn(queries: &Matrix, refs: &Matrix, k: usize, skip_self: bool) -> (Vec<u32>, Vec<f32>) {
-    let d = refs.cols;
+/// Exact nearest neighbours: for every row of `queries`, the `k` nearest of the rows `refs`
+/// (row-major, `queries.cols` wide; Euclidean), nearest first, as (index, distance). With
+/// `skip_self`, query `i` never returns ref `i` (queries and refs are the same rows).
+fn knn(queries: &Matrix, refs: &[f32], k: usize, skip_self: bool) -> (Vec<u32>, Vec<f32>) {
+    let d = queries.cols;
     let mut idx = vec![0u32; queries.rows * k];
     let mut dist = vec![0f32; queries.rows * k];
     idx.par_chunks_mut(k)
@@ -124,7 +124,7 @@ fn knn(queries: &Matrix, refs: &Matrix, k: usize, skip_self: bool) -> (Vec<u32>,
             let q = queries.row(i);
             // a sorted list of the best k so far, squared distances
             let mut best: Vec<(f32, u32)> = Vec::with_capacity(k + 1);
-            for (j, r) in refs.data.chunks_exact(d).enumerate() {
+            for (j, r) in refs.chunks_exact(d).enumerate() {
                 if skip_self && j == i {
                     continue;
                 }
@@ -403,7 +403,7 @@ impl Umap {
         params.check(x.rows)?;
         let n = x.rows;
         let k = params.n_neighbors - 1;
-        let (idx, dist) = knn(x, x, k, true);
+        let (idx, dist) = knn(x, &x.data, k, true);
         let w = memberships(&dist, k, true);
         let mut edges = fuzzy_union(&idx, &w, k);
         let n_epochs = params
@@ -464,7 +464,8 @@ impl Umap {
 
     /// Places rows on the fitted manifold: a row equal to a training row takes that row's
     /// position; any other row the membership-weighted mean of its `n_neighbors` nearest
-    /// training rows' positions (umap-learn's initial `transform`).
+    /// training rows' positions (umap-learn's initial `transform`). The training rows
+    /// themselves, in order, get their fitted positions without a neighbour search.
     pub fn transform(&self, x: &Matrix) -> Result<Matrix> {
         if x.cols != self.dim_in {
             return Err(VaeError::Input(format!(
@@ -472,13 +473,11 @@ impl Umap {
                 self.dim_in, x.cols
             )));
         }
-        let refs = Matrix::new(
-            self.train.len() / self.dim_in,
-            self.dim_in,
-            self.train.clone(),
-        );
-        let k = self.n_neighbors.min(refs.rows);
-        let (idx, dist) = knn(x, &refs, k, false);
+        if x.data == self.train {
+            return Ok(self.embedding());
+        }
+        let k = self.n_neighbors.min(self.train.len() / self.dim_in);
+        let (idx, dist) = knn(x, &self.train, k, false);
         let w = memberships(&dist, k, false);
         let dim = self.dim_out;
         let mut out = vec![0f32; x.rows * dim];
@@ -510,10 +509,10 @@ mod tests {
     #[test]
     fn knn_matches_brute_force_by_hand() {
         let x = Matrix::new(4, 1, vec![0.0, 1.0, 3.0, 7.0]);
-        let (idx, dist) = knn(&x, &x, 2, true);
+        let (idx, dist) = knn(&x, &x.data, 2, true);
         assert_eq!(idx, vec![1, 2, 0, 2, 1, 0, 2, 1]);
         assert_eq!(dist, vec![1.0, 3.0, 1.0, 2.0, 2.0, 3.0, 4.0, 6.0]);
-        let (idx, _) = knn(&x, &x, 1, false);
+        let (idx, _) = knn(&x, &x.data, 1, false);
         assert_eq!(idx, vec![0, 1, 2, 3]);
     }
 
@@ -602,16 +601,20 @@ mod tests {
         // every point's nearest neighbour on the manifold is on its own ring
         let u = Umap::fit(&x, &UmapParams::new(2, 7)).unwrap();
         let emb = u.embedding();
-        let (nn, _) = knn(&emb, &emb, 1, true);
+        let (nn, _) = knn(&emb, &emb.data, 1, true);
         let same = nn
             .iter()
             .enumerate()
             .filter(|&(i, &j)| truth[i] == truth[j as usize])
             .count();
         assert!(same == 360, "{same}");
-        // training rows go back to their own positions; a row between two neighbours lands
-        // nearer to them than to another ring
+        // training rows go back to their own positions, all of them at once and through the
+        // neighbour search (a reordered subset); a row between two neighbours lands nearer to
+        // them than to another ring
         assert_eq!(u.transform(&x).unwrap(), emb);
+        let picked = [200usize, 3, 120, 7];
+        let sub = Matrix::new(4, 3, x.gather_rows(&picked));
+        assert_eq!(u.transform(&sub).unwrap().data, emb.gather_rows(&picked));
         let mid: Vec<f32> = x
             .row(0)
             .iter()

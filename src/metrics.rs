@@ -212,10 +212,9 @@ pub fn mutual_information_ksg(x: &[f64], y: &[f64], k: usize) -> f64 {
             d[j] = (x[i] - x[j]).abs().max((y[i] - y[j]).abs());
         }
         d[i] = f64::INFINITY;
-        // distance to the k-th nearest neighbour in the joint space
-        let mut sorted = d.clone();
-        sorted.select_nth_unstable_by(k - 1, |a, b| a.total_cmp(b));
-        let eps = sorted[k - 1];
+        // distance to the k-th nearest neighbour in the joint space (`d` is rebuilt next row)
+        d.select_nth_unstable_by(k - 1, |a, b| a.total_cmp(b));
+        let eps = d[k - 1];
         let nx = (0..n)
             .filter(|&j| j != i && (x[i] - x[j]).abs() < eps)
             .count();
@@ -229,6 +228,7 @@ pub fn mutual_information_ksg(x: &[f64], y: &[f64], k: usize) -> f64 {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
 
     #[test]
     fn ksg_mutual_information_matches_closed_forms() {
@@ -261,8 +261,6 @@ mod tests {
         }
         assert!(mutual_information_ksg(&x, &y, 3) > 0.2);
     }
-
-    use super::*;
 
     // Expected values computed with scikit-learn 1.9.1:
     //   accuracy via scipy.optimize.linear_sum_assignment on the contingency matrix,

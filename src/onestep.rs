@@ -17,7 +17,6 @@ use crate::cluster::{diagonal_gmm, manifold_mixture};
 use crate::data::Matrix;
 use crate::error::{Result, VaeError};
 use crate::infer;
-use crate::manifold::DEFAULT_NEIGHBORS;
 use crate::model::{Objective, Prior, VaeConfig};
 use crate::train::{train_from, EpochStats, TrainConfig, Trained};
 
@@ -64,6 +63,8 @@ pub struct OneStepConfig {
     pub gmm_init: usize,
     /// How the prior is initialised.
     pub init: MixtureInit,
+    /// `MixtureInit::N2d`: neighbourhood size of the manifold (capped at the rows).
+    pub neighbors: usize,
 }
 
 /// The outcome: the kept model, the ELBO of every restart, and warnings.
@@ -140,7 +141,7 @@ pub fn train_one_step<B: AutodiffBackend>(
         let (w, m, v) = match one.init {
             MixtureInit::Gmm => diagonal_gmm(&mu, k, one.gmm_init, seed)?,
             MixtureInit::N2d => {
-                manifold_mixture(&mu, k, one.gmm_init, seed, DEFAULT_NEIGHBORS.min(mu.rows))?
+                manifold_mixture(&mu, k, one.gmm_init, seed, one.neighbors.min(mu.rows))?
             }
         };
         model.set_mixture(&w, &m, &v, device);
@@ -239,6 +240,7 @@ mod tests {
                 restarts: 2,
                 gmm_init: 3,
                 init,
+                neighbors: crate::manifold::DEFAULT_NEIGHBORS,
             };
             let r = train_one_step::<CpuTrain>(
                 &x,
@@ -265,6 +267,7 @@ mod tests {
             restarts: 1,
             gmm_init: 1,
             init: MixtureInit::Gmm,
+            neighbors: crate::manifold::DEFAULT_NEIGHBORS,
         };
         let e = train_one_step::<CpuTrain>(
             &blobs(),

@@ -13,6 +13,7 @@ use vaetool::cluster::{
 };
 use vaetool::data::Matrix;
 use vaetool::infer;
+use vaetool::manifold::UmapParams;
 use vaetool::model::Prior;
 use vaetool::onestep::{argmax_rows, MixtureInit};
 use vaetool::output::{fmt_f, Output};
@@ -110,7 +111,8 @@ pub struct Args {
     /// trained with vade/su.
     #[arg(long)]
     method: Option<Method>,
-    /// n2d: neighbourhood size of the manifold (the row itself included; umap-learn's default).
+    /// n2d, and vade/su with --init n2d: neighbourhood size of the manifold (the row itself
+    /// included; umap-learn's default).
     #[arg(long, default_value_t = vaetool::manifold::DEFAULT_NEIGHBORS)]
     neighbors: usize,
     /// Restarts of K-means/GMM (best inertia or likelihood kept), and of VaDE's initial GMM.
@@ -361,6 +363,7 @@ fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
             restarts: a.restarts,
             gmm_init: a.n_init,
             init: a.init,
+            neighbors: a.neighbors,
         },
     )?;
     if let Some(dir) = &a.save_model {
@@ -392,9 +395,9 @@ pub fn run(a: Args) -> Result<()> {
         }
         .check(usize::MAX)?;
     }
-    if a.neighbors < 2 {
-        return Err(VaeError::Usage("--neighbors must be at least 2".into()).into());
-    }
+    UmapParams::new(2, 0)
+        .with_neighbors(a.neighbors)
+        .check(usize::MAX)?;
     if a.model.is_some() && a.save_model.is_some() {
         return Err(
             VaeError::Usage("--save-model only applies when no --model is given".into()).into(),

@@ -449,6 +449,8 @@ pub struct OneStepFlags {
     pub gmm_init: usize,
     /// How the prior starts from the pretrained latents.
     pub init: vaetool::onestep::MixtureInit,
+    /// Neighbourhood size of the N2D start.
+    pub neighbors: usize,
 }
 
 /// Trains a VaDE or Su model (pretraining, GMM initialization, restarts).
@@ -465,6 +467,7 @@ pub fn train_one_step_model(
         restarts,
         gmm_init,
         init,
+        neighbors,
     } = *flags;
     let s = setup_with_epochs(table, d, f, t, prior, |n, b| {
         default_one_step_epochs(n, b).1
@@ -476,6 +479,7 @@ pub fn train_one_step_model(
         restarts,
         gmm_init,
         init,
+        neighbors,
     };
     if !t.quiet {
         eprintln!("autoencoder pretraining: {pre} epochs; {restarts} restart(s)");
