@@ -784,6 +784,30 @@ fn n2d_clusters_digits_and_a_saved_model_assigns_rows_as_in_training() {
     let full = std::fs::read_to_string(&out).unwrap();
     let expected: Vec<&str> = full.lines().take(301).collect();
     assert_eq!(again.lines().collect::<Vec<_>>(), expected);
+    // another --neighbors is another clustering: refitted with the stored method and stored in
+    // place of the first
+    let (_, err) = ok(&[
+        "cluster",
+        &part,
+        "--label-column",
+        "digit",
+        "--model",
+        &m,
+        "--neighbors",
+        "10",
+        "--k",
+        "10",
+        "-o",
+        "-",
+    ]);
+    assert!(err.contains("replaced the clustering stored in"), "{err}");
+    let stored = std::fs::read_to_string(d.path().join("m/clustering.json")).unwrap();
+    // (no --method: the stored method is kept)
+    assert!(
+        stored.contains("\"method\": \"n2d\"") && stored.contains("\"n_neighbors\": 10"),
+        "{}",
+        &stored[..200]
+    );
     let e = fails(
         &[
             "cluster",

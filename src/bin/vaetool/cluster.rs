@@ -279,9 +279,11 @@ fn with_model(a: &Args, dir: &std::path::Path) -> Result<Clusters> {
     let fitted = match m.clustering()? {
         Some(stored) if same_request(a, &stored) => stored,
         stored => {
+            // without --method, a refit (other --k or --neighbors) keeps the stored method
             let method = a
                 .method
                 .and_then(Method::latent)
+                .or(stored.as_ref().map(Fitted::method))
                 .unwrap_or(ClusterMethod::Kmeans);
             let f = fit(a, method, &mu)?;
             m.save_clustering(&f)?;
