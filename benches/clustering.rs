@@ -170,6 +170,7 @@ fn main() {
     let pre_epochs = env("PRE_EPOCHS").unwrap_or(pre_default);
     let one_epochs = env("ONE_EPOCHS").unwrap_or(one_default);
     let vae_epochs = env("EPOCHS").unwrap_or_else(|| default_epochs(x.rows, batch));
+    let beta: f64 = std::env::var("BETA").map_or(1.0, |v| v.parse().unwrap());
 
     let names = [
         "K-means on raw features",
@@ -187,7 +188,9 @@ fn main() {
         }
 
         let t = Instant::now();
-        let cfg = TrainConfig::new(vae_epochs, batch).with_seed(seed);
+        let cfg = TrainConfig::new(vae_epochs, batch)
+            .with_seed(seed)
+            .with_beta(beta);
         let plain = [1, 2, 5].iter().any(|m| methods.contains(m));
         let vae = plain.then(|| train::<CpuTrain>(x, &base, &cfg, &device, &mut |_| {}).unwrap());
         let mu = vae.map(|v| infer::embed(&v.model, x, &device).0);
@@ -249,7 +252,7 @@ fn main() {
         x.rows
     );
     println!(
-        "VAE: {} network, hidden {:?}, latent {}, {} likelihood, batch {batch}, {vae_epochs} epochs; VaDE/Su: {pre_epochs} pretraining + {one_epochs} epochs, 1 restart",
+        "VAE: {} network, hidden {:?}, latent {}, {} likelihood, β {beta}, batch {batch}, {vae_epochs} epochs; VaDE/Su: {pre_epochs} pretraining + {one_epochs} epochs, 1 restart",
         base.arch.name(),
         base.hidden,
         base.latent,

@@ -7,7 +7,7 @@ pub mod idx;
 pub mod image;
 pub mod schema;
 
-pub use csv_read::{read_table, ReadOptions, Table, TableReader};
+pub use csv_read::{read_table, Column, ReadOptions, Table, TableReader};
 pub use image::{ImageSet, ImageShape};
 pub use schema::{DataOptions, Impute, Prepared, Scale, Schema};
 

@@ -165,13 +165,10 @@ enum Cell {
 
 fn parse_cell(table: &Table, col: usize, row: usize) -> Result<Cell> {
     let raw = &table.columns[col][row];
-    let lower = raw.to_ascii_lowercase();
-    if raw.is_empty() || matches!(lower.as_str(), "na" | "n/a" | "null" | "?") {
-        return Ok(Cell::Missing);
-    }
     match raw.parse::<f64>() {
         Ok(v) if v.is_finite() => Ok(Cell::Value(v)),
         Ok(_) => Ok(Cell::Missing),
+        Err(_) if is_missing_token(raw) => Ok(Cell::Missing),
         Err(_) => Err(VaeError::Input(format!(
             "{}: line {}, column '{}': cannot read \"{}\" as a number \
              (hint: --exclude {} skips the column, --categorical {} one-hot encodes it)",
@@ -185,13 +182,21 @@ fn parse_cell(table: &Table, col: usize, row: usize) -> Result<Cell> {
     }
 }
 
+/// Cells read as missing: empty, `NA`, `N/A`, `null` or `?` (any case).
+fn is_missing_token(raw: &str) -> bool {
+    raw.is_empty()
+        || ["na", "n/a", "null", "?"]
+            .iter()
+            .any(|t| raw.eq_ignore_ascii_case(t))
+}
+
 fn missing_error(table: &Table, col: usize, row: usize, training: bool) -> VaeError {
     VaeError::Input(format!(
         "{}: line {}, column '{}': missing or non-finite value \"{}\" (hint: {})",
         table.source_name(),
         table.lines[row],
         table.headers[col],
-        table.columns[col][row],
+        &table.columns[col][row],
         if training {
             "--impute mean or --impute median fills missing values"
         } else {
@@ -267,7 +272,7 @@ impl Schema {
         for name in names {
             let col = table.column_index(&name).expect("checked above");
             if opts.categorical.contains(&name) {
-                let mut cats: Vec<String> = table.columns[col].clone();
+                let mut cats: Vec<String> = table.columns[col].to_vec();
                 cats.sort();
                 cats.dedup();
                 features.push(Feature::Categorical {
@@ -522,7 +527,8 @@ impl Schema {
                 Feature::Categorical { name, categories } => {
                     let mut unseen = 0usize;
                     for r in 0..n {
-                        match categories.binary_search(&table.columns[col][r]) {
+                        let cell = &table.columns[col][r];
+                        match categories.binary_search_by(|c| c.as_str().cmp(cell)) {
                             Ok(k) => data[r * d + offset + k] = 1.0,
                             Err(_) => unseen += 1,
                         }
@@ -543,14 +549,14 @@ impl Schema {
             .as_deref()
             .and_then(|c| table.column_index(c))
         {
-            Some(c) => (table.headers[c].clone(), table.columns[c].clone()),
+            Some(c) => (table.headers[c].clone(), table.columns[c].to_vec()),
             None => ("row".to_string(), (0..n).map(|i| i.to_string()).collect()),
         };
         let label_idx = self
             .label_column
             .as_deref()
             .and_then(|c| table.column_index(c));
-        let labels = label_idx.map(|c| table.columns[c].clone());
+        let labels = label_idx.map(|c| table.columns[c].to_vec());
         let label_name = label_idx.map(|c| table.headers[c].clone());
         Ok(Prepared {
             x: Matrix::new(n, d, data),
@@ -636,13 +642,14 @@ fn scale_stats(values: &mut [f64], scale: Scale) -> (f64, f64) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::data::Column;
     use std::path::PathBuf;
 
     fn table(headers: &[&str], rows: &[&[&str]]) -> Table {
-        let mut columns = vec![Vec::new(); headers.len()];
+        let mut columns = vec![Column::default(); headers.len()];
         for r in rows {
             for (c, v) in r.iter().enumerate() {
-                columns[c].push(v.to_string());
+                columns[c].push(v);
             }
         }
         Table {
@@ -651,6 +658,21 @@ mod tests {
             columns,
             lines: (2..2 + rows.len() as u64).collect(),
         }
+    }
+
+    #[test]
+    fn missing_tokens_in_any_case() {
+        for t in ["", "NA", "na", "N/A", "n/a", "NULL", "Null", "?"] {
+            assert!(is_missing_token(t), "{t:?}");
+        }
+        for t in ["nan?", "n", "none", "0"] {
+            assert!(!is_missing_token(t), "{t:?}");
+        }
+        let t = table(&["a"], &[&["1"], &["NA"], &["nan"], &["Null"], &["2"]]);
+        let cells: Vec<bool> = (0..5)
+            .map(|r| matches!(parse_cell(&t, 0, r).unwrap(), Cell::Missing))
+            .collect();
+        assert_eq!(cells, vec![false, true, true, true, false]);
     }
 
     #[test]

@@ -48,7 +48,7 @@ fn column(t: &Table, name: &str) -> Result<Vec<String>> {
             t.headers.join(", ")
         ))
     })?;
-    Ok(t.columns[c].clone())
+    Ok(t.columns[c].to_vec())
 }
 
 /// Pairs (truth, prediction) cells by id or by order.

@@ -213,7 +213,7 @@ fn scores(a: ScoreArgs) -> Result<()> {
     };
     let from_flags = t.column_index("is_anomaly").and_then(|c| {
         let (mut lo, mut hi) = (f64::NEG_INFINITY, f64::INFINITY);
-        for (s, f) in scores.iter().zip(&t.columns[c]) {
+        for (s, f) in scores.iter().zip(t.columns[c].iter()) {
             if f == "1" {
                 hi = hi.min(*s);
             } else {
