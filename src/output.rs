@@ -135,7 +135,11 @@ pub struct CsvSink {
 
 impl CsvSink {
     /// Writes one record.
-    pub fn write<I: IntoIterator<Item = String>>(&mut self, record: I) -> Result<()> {
+    pub fn write<I, T>(&mut self, record: I) -> Result<()>
+    where
+        I: IntoIterator<Item = T>,
+        T: AsRef<[u8]>,
+    {
         self.writer
             .write_record(record)
             .map_err(|e| VaeError::Write {

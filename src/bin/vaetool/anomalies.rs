@@ -305,67 +305,98 @@ fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize
     let threshold = model_threshold(a, &m, dir, kind)?;
     let device = Default::default();
     let start = std::time::Instant::now();
-    let mut reader = vaetool::data::TableReader::open(&a.data.data, &a.data.read_options())?;
     let mut out = Some(out);
     let mut sink = None;
     let (mut rows, mut flagged, mut chunk) = (0usize, 0usize, 0u64);
     let features = &m.config.schema.features;
-    while let Some(t) = reader.next_chunk(chunk_rows)? {
-        let p = pipeline::prepare_with(&m.config.schema, &pipeline::Input::Table(t), &a.data)?;
-        // a different seed per chunk: reproducible, and no repeated noise pattern
-        let scores = pipeline::scores_of(
-            &m.model,
-            &m.config.model,
-            &p.x,
-            kind,
-            a.samples.unwrap_or(pipeline::DEFAULT_SAMPLES),
-            a.train.seed.wrapping_add(chunk),
-        )?;
-        let explained = a.explain.map(|k| {
-            infer::explain(
-                &m.model,
-                &m.config.model,
-                &m.config.schema,
-                &p.x,
-                k,
-                &device,
-            )
-        });
-        if sink.is_none() {
-            let mut header = vec![p.id_name.clone(), "score".to_string()];
-            if threshold.is_some() {
-                header.push("is_anomaly".into());
-            }
-            for i in 1..=a.explain.unwrap_or(0) {
-                header.push(format!("top_feature_{i}"));
-                header.push(format!("top_contribution_{i}"));
-            }
-            sink = Some(out.take().expect("one output").csv_sink(&header)?);
-        }
-        let s = sink.as_mut().expect("opened above");
-        let global_ids = p.id_name == "row" && m.config.schema.id_column.is_none();
-        for (i, &score) in scores.iter().enumerate() {
-            let id = if global_ids {
-                (rows + i).to_string()
-            } else {
-                p.ids[i].clone()
-            };
-            let mut r = vec![id, fmt_f(score)];
-            if let Some(t) = threshold {
-                flagged += usize::from(score > t.value);
-                r.push(u8::from(score > t.value).to_string());
-            }
-            if let Some(e) = &explained {
-                for &(f, v) in &e[i] {
-                    r.push(features[f].name().to_string());
-                    r.push(fmt_f(v));
+    // A reader thread parses the next chunk while this one is scored: reading and parsing CSV
+    // is a third of the work with one posterior draw. One chunk waits at most (bounded memory).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<vaetool::data::Prepared>>(1);
+    std::thread::scope(|scope| -> Result<()> {
+        let (data, schema) = (&a.data, &m.config.schema);
+        scope.spawn(move || {
+            let mut reader =
+                match vaetool::data::TableReader::open(&data.data, &data.read_options()) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+            loop {
+                let next = match reader.next_chunk(chunk_rows) {
+                    Ok(Some(t)) => pipeline::prepare_with(schema, &pipeline::Input::Table(t), data),
+                    Ok(None) => return,
+                    Err(e) => Err(e.into()),
+                };
+                let failed = next.is_err();
+                // a closed channel: the scoring side stopped on an error of its own
+                if tx.send(next).is_err() || failed {
+                    return;
                 }
             }
-            s.write(r)?;
+        });
+        for p in rx {
+            let mut p = p?;
+            // a different seed per chunk: reproducible, and no repeated noise pattern
+            let scores = pipeline::scores_of(
+                &m.model,
+                &m.config.model,
+                &p.x,
+                kind,
+                a.samples.unwrap_or(pipeline::DEFAULT_SAMPLES),
+                a.train.seed.wrapping_add(chunk),
+            )?;
+            let explained = a.explain.map(|k| {
+                infer::explain(
+                    &m.model,
+                    &m.config.model,
+                    &m.config.schema,
+                    &p.x,
+                    k,
+                    &device,
+                )
+            });
+            if sink.is_none() {
+                let mut header = vec![p.id_name.clone(), "score".to_string()];
+                if threshold.is_some() {
+                    header.push("is_anomaly".into());
+                }
+                for i in 1..=a.explain.unwrap_or(0) {
+                    header.push(format!("top_feature_{i}"));
+                    header.push(format!("top_contribution_{i}"));
+                }
+                sink = Some(out.take().expect("one output").csv_sink(&header)?);
+            }
+            let s = sink.as_mut().expect("opened above");
+            let global_ids = p.id_name == "row" && m.config.schema.id_column.is_none();
+            // one record vector for every row; ids moved, not copied
+            let mut r: Vec<String> = Vec::new();
+            for (i, &score) in scores.iter().enumerate() {
+                r.clear();
+                r.push(if global_ids {
+                    (rows + i).to_string()
+                } else {
+                    std::mem::take(&mut p.ids[i])
+                });
+                r.push(fmt_f(score));
+                if let Some(t) = threshold {
+                    flagged += usize::from(score > t.value);
+                    r.push(if score > t.value { "1" } else { "0" }.into());
+                }
+                if let Some(e) = &explained {
+                    for &(f, v) in &e[i] {
+                        r.push(features[f].name().to_string());
+                        r.push(fmt_f(v));
+                    }
+                }
+                s.write(&r)?;
+            }
+            rows += scores.len();
+            chunk += 1;
         }
-        rows += scores.len();
-        chunk += 1;
-    }
+        Ok(())
+    })?;
     sink.expect("a file has at least one row").finish()?;
     let secs = start.elapsed().as_secs_f64();
     eprintln!(
