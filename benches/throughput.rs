@@ -9,7 +9,7 @@
 //!
 //! MODEL is `mlp` (the VaDE-size MLP VAE 784-500-500-2000-10) or `conv` (the conv VAE on
 //! 28×28), both Bernoulli on random data in [0, 1], or `tab`, the default tabular model for 20
-//! columns (20-256-128-5, unit-variance Gaussian; batch 256 is vaetool's default for ≥ 2,560
+//! columns (20-128-64-5, `HIDDEN=256,128` for other widths, unit-variance Gaussian; batch 256 is vaetool's default for ≥ 2,560
 //! rows) on random data; an epoch is 32 batches. `tab` also times scoring: the negative ELBO
 //! with the default 10 samples of 100,000 rows, in rows/s. Prints the first
 //! epoch's seconds (warm-up: kernel compilation and autotuning on a GPU) and the samples/s of
@@ -44,7 +44,15 @@ fn main() {
         "conv" => VaeConfig::new(784, vec![256], 10)
             .with_arch(Arch::Conv)
             .with_image(Some(ImageShape::new(1, 28, 28))),
-        "tab" => VaeConfig::new(20, default_hidden(20), default_latent(20)),
+        // HIDDEN=256,128 times another width (the reference's --hidden)
+        "tab" => VaeConfig::new(
+            20,
+            std::env::var("HIDDEN").map_or_else(
+                |_| default_hidden(20),
+                |v| v.split(',').map(|h| h.parse().unwrap()).collect(),
+            ),
+            default_latent(20),
+        ),
         m => panic!("unknown model {m} (mlp, conv or tab)"),
     }
     .with_likelihood(if model == "tab" {

@@ -1699,8 +1699,9 @@ fn batches_from_a_resident_matrix_train_the_same_model() {
 #[test]
 fn trimmed_short_training_is_the_anomaly_default_and_beats_untrimmed() {
     // cardio (ODDS): 10% pathologic recordings that a VAE trained on all rows learns to
-    // reconstruct. Measured (seed 42): default 0.9363 / AP 0.6047, `--trim 0` 0.8594 / 0.3533;
-    // breastw default 0.9943 / 0.9894 (IsolationForest: 0.9313 and 0.9875).
+    // reconstruct. Measured (seed 42, hidden [128, 64]): default 0.9384 / AP 0.6061, `--trim 0`
+    // 0.9040 / 0.4414 ([256, 128]: 0.9363 / 0.6047 and 0.8594 / 0.3533); breastw default
+    // 0.9943 / 0.9894 (IsolationForest: 0.9313 and 0.9875).
     let auc_of = |file: &str, extra: &[&str]| {
         let mut args = vec![
             "anomalies",
@@ -1719,7 +1720,7 @@ fn trimmed_short_training_is_the_anomaly_default_and_beats_untrimmed() {
     let (auc, ap) = auc_of(&cardio, &[]);
     assert!(auc >= 0.92 && ap >= 0.5, "cardio {auc} / {ap}");
     let (auc0, _) = auc_of(&cardio, &["--trim", "0"]);
-    assert!(auc - auc0 >= 0.04, "trimmed {auc} vs untrimmed {auc0}");
+    assert!(auc - auc0 >= 0.025, "trimmed {auc} vs untrimmed {auc0}");
     let (auc, ap) = auc_of(&dataset("breastw.csv"), &["--id-column", "id"]);
     assert!(auc >= 0.98 && ap >= 0.97, "breastw {auc} / {ap}");
     // the range and the combination the trimmed ELBO does not define
