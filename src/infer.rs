@@ -2,6 +2,7 @@
 //! clustering, and per-row anomaly scores.
 
 use burn::prelude::*;
+use burn::tensor::Distribution;
 
 use crate::data::Matrix;
 use crate::model::loss::{kl_standard_normal, recon_nll, recon_terms};
@@ -59,6 +60,16 @@ pub fn default_samples(vae: &VaeConfig, rows: usize) -> usize {
     (200_000_000_000 / (rows.max(1) * macs.max(1))).clamp(10, 100)
 }
 
+/// Whether `B` is vaetool's CPU backend, whose independent inference blocks are worth running
+/// on several threads at once (a GPU backend queues them on one device anyway).
+fn host_parallel<B: Backend>() -> bool {
+    std::any::TypeId::of::<B>() == std::any::TypeId::of::<crate::backend::Cpu>()
+}
+
+/// Blocks scored together on the CPU: two blocks at a time keep both cores busy through the
+/// serial parts of a block (noise generation, small element-wise ops).
+const PARALLEL_BLOCKS: usize = 2;
+
 /// Per-row negative ELBO averaged over `samples` posterior draws (the KL term is exact).
 /// Seed the backend first for reproducible scores.
 pub fn neg_elbo<B: Backend>(
@@ -69,38 +80,78 @@ pub fn neg_elbo<B: Backend>(
     device: &B::Device,
 ) -> Vec<f64> {
     let samples = samples.max(1);
+    let blocks: Vec<(usize, usize)> = (0..x.rows)
+        .step_by(INFER_BATCH)
+        .map(|start| (start, (start + INFER_BATCH).min(x.rows)))
+        .collect();
     // scores stay on the device until the end: one read, no host sync per block
-    let mut parts = Vec::with_capacity(x.rows.div_ceil(INFER_BATCH));
-    for start in (0..x.rows).step_by(INFER_BATCH) {
-        let end = (start + INFER_BATCH).min(x.rows);
-        let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
-        let score = if vae.prior == Prior::Standard {
-            // The KL is exact: encode once, average the reconstruction over the draws.
-            let (mu, lv) = model.encode(xb.clone()); // [b, latent]
-            let mut recon = Tensor::<B, 1>::zeros([end - start], device);
-            for _ in 0..samples {
-                let z = Vae::sample_z(mu.clone(), lv.clone());
-                let out = model.decode(z);
-                recon = recon
-                    + recon_nll(
-                        xb.clone(),
-                        out,
-                        model.out_logvar(vae.likelihood),
-                        vae.likelihood,
-                    );
-            }
-            recon / samples as f64 + kl_standard_normal(mu, lv) // [b]
+    let mut parts = Vec::with_capacity(blocks.len());
+    if vae.prior == Prior::Standard {
+        // The KL is exact: encode once, average the reconstruction over the draws. The noise
+        // of every block is drawn first, in the order of a block-by-block loop (block 1's
+        // draws, then block 2's), so that scoring blocks side by side on the CPU computes
+        // exactly what one block after the other would.
+        let group = if host_parallel::<B>() {
+            PARALLEL_BLOCKS
         } else {
-            // The mixture and Su terms depend on the sampled z: average both terms.
+            1
+        };
+        for chunk in blocks.chunks(group) {
+            let noise: Vec<Vec<Tensor<B, 2>>> = chunk
+                .iter()
+                .map(|&(start, end)| {
+                    (0..samples)
+                        .map(|_| {
+                            Tensor::random(
+                                [end - start, vae.latent],
+                                Distribution::Normal(0.0, 1.0),
+                                device,
+                            ) // [b, latent]
+                        })
+                        .collect()
+                })
+                .collect();
+            let score = |(&(start, end), eps): (&(usize, usize), Vec<Tensor<B, 2>>)| {
+                let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
+                let (mu, lv) = model.encode(xb.clone()); // [b, latent]
+                let std = (lv.clone() * 0.5).exp(); // [b, latent]
+                let mut recon = Tensor::<B, 1>::zeros([end - start], device);
+                for e in eps {
+                    let out = model.decode(mu.clone() + std.clone() * e);
+                    recon = recon
+                        + recon_nll(
+                            xb.clone(),
+                            out,
+                            model.out_logvar(vae.likelihood),
+                            vae.likelihood,
+                        );
+                }
+                recon / samples as f64 + kl_standard_normal(mu, lv) // [b]
+            };
+            if group > 1 {
+                use rayon::prelude::*;
+                let scored: Vec<Tensor<B, 1>> = chunk
+                    .par_iter()
+                    .zip(noise.into_par_iter())
+                    .map(score)
+                    .collect();
+                parts.extend(scored);
+            } else {
+                parts.extend(chunk.iter().zip(noise).map(score));
+            }
+        }
+    } else {
+        // The mixture and Su terms depend on the sampled z: average both terms.
+        for &(start, end) in &blocks {
+            let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
             let mut total = Tensor::<B, 1>::zeros([end - start], device);
             for _ in 0..samples {
                 let (recon, reg) =
                     model.loss_terms(xb.clone(), vae.likelihood, vae.prior, Objective::Elbo);
                 total = total + recon + reg;
             }
-            total / samples as f64 // [b]
-        };
-        parts.push(score);
+            parts.push(total / samples as f64); // [b]
+        }
     }
     if parts.is_empty() {
         return Vec::new();

@@ -758,11 +758,12 @@ fn n2d_clusters_digits_and_a_saved_model_assigns_rows_as_in_training() {
         "-o",
         &out,
     ]);
-    // measured with the default seed: ACC 0.8158, NMI 0.8711 (GMM on the same latents: ACC
-    // 0.8180, NMI 0.8427; K-means on the pixels: ACC 0.79)
+    // measured with the default seed: ACC 0.9382, NMI 0.9048 (the VAE with n2d's default β
+    // 0.1; with --beta 1: ACC 0.8158, NMI 0.8711; GMM on β = 1 latents: ACC 0.8180, NMI 0.8427;
+    // K-means on the pixels: ACC 0.79)
     let (acc, nmi) = (metric(&err, "ACC"), metric(&err, "NMI"));
     assert!(
-        acc >= 0.78 && nmi >= 0.85,
+        acc >= 0.88 && nmi >= 0.88,
         "digits N2D ACC {acc} NMI {nmi}\n{err}"
     );
     assert!(err.contains("(N2D)"), "{err}");

@@ -126,9 +126,10 @@ pub struct TrainArgs {
     /// Σ(x − x̂)² + ‖z‖₂) or factor (FactorVAE: + γ·total correlation via a discriminator).
     #[arg(long, default_value = "vae")]
     pub variant: Variant,
-    /// Weight of the KL term (β-VAE).
-    #[arg(long, default_value_t = 1.0)]
-    pub beta: f64,
+    /// Weight of the KL term (β-VAE). Default 1, except `cluster --method n2d`: 0.1 (a
+    /// sharper latent space for the manifold; MNIST ACC 0.9299 → 0.9458, median of 5 seeds).
+    #[arg(long)]
+    pub beta: Option<f64>,
     /// β-VAE capacity C_max: train recon + γ·|KL − C| with C rising linearly to C_max (0: off).
     #[arg(long, default_value_t = 0.0)]
     pub capacity: f64,

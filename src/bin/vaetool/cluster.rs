@@ -309,13 +309,22 @@ fn with_model(a: &Args, dir: &std::path::Path) -> Result<Clusters> {
     })
 }
 
+/// The KL weight of the VAE that `--method n2d` trains unless `--beta` is given: a β below 1
+/// keeps more of each row in its latent mean, which the manifold's neighbourhoods need
+/// (benches/RESULTS.md: MNIST N2D ACC median 0.9299 at β = 1, 0.9458 at β = 0.1).
+const N2D_BETA: f64 = 0.1;
+
 fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
     let method = a.method.unwrap_or(Method::Kmeans);
     if let Some(latent) = method.latent() {
         if a.k.is_none() {
             return Err(k_required().into());
         }
-        let t = pipeline::train_model(table, &a.data, &a.features, &a.train)?;
+        let mut train = a.train.clone();
+        if latent == ClusterMethod::N2d {
+            train.beta = Some(train.beta.unwrap_or(N2D_BETA));
+        }
+        let t = pipeline::train_model(table, &a.data, &a.features, &train)?;
         let (mu, _) = infer::embed(&t.model, &t.data.x, &Default::default());
         let fitted = fit(a, latent, &mu)?;
         let assignment = fitted.predict(&mu)?;

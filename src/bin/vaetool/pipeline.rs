@@ -256,7 +256,7 @@ fn train_config(t: &TrainArgs, epochs: usize, batch: usize) -> TrainConfig {
         .with_seed(t.seed)
         .with_val_fraction(t.val_fraction)
         .with_patience(t.patience)
-        .with_beta(t.beta)
+        .with_beta(t.beta.unwrap_or(1.0))
         .with_kl_warmup(t.kl_warmup)
         .with_grad_clip(t.grad_clip)
         .with_capacity(t.capacity)
