@@ -66,9 +66,11 @@ fn host_parallel<B: Backend>() -> bool {
     std::any::TypeId::of::<B>() == std::any::TypeId::of::<crate::backend::Cpu>()
 }
 
-/// Blocks scored together on the CPU: two blocks at a time keep both cores busy through the
-/// serial parts of a block (noise generation, small element-wise ops).
-const PARALLEL_BLOCKS: usize = 2;
+/// Blocks scored together on the CPU: several blocks at a time keep both cores busy through
+/// the serial parts of a block (small element-wise ops), while the next group's noise is drawn.
+/// Streaming 1M rows × 20 columns with the default model, five runs each: 2 blocks without the
+/// overlapped noise 196k rows/s (median), 2 with it 216k, 4 with it 222k (the steadiest).
+const PARALLEL_BLOCKS: usize = 4;
 
 /// Per-row negative ELBO averaged over `samples` posterior draws (the KL term is exact).
 /// Seed the backend first for reproducible scores.
@@ -88,16 +90,16 @@ pub fn neg_elbo<B: Backend>(
     let mut parts = Vec::with_capacity(blocks.len());
     if vae.prior == Prior::Standard {
         // The KL is exact: encode once, average the reconstruction over the draws. The noise
-        // of every block is drawn first, in the order of a block-by-block loop (block 1's
-        // draws, then block 2's), so that scoring blocks side by side on the CPU computes
-        // exactly what one block after the other would.
+        // of a group of blocks is drawn before they are scored, in the order of a
+        // block-by-block loop (block 1's draws, then block 2's), so that scoring blocks side by
+        // side on the CPU computes exactly what one block after the other would.
         let group = if host_parallel::<B>() {
             PARALLEL_BLOCKS
         } else {
             1
         };
-        for chunk in blocks.chunks(group) {
-            let noise: Vec<Vec<Tensor<B, 2>>> = chunk
+        let draw = |chunk: &[(usize, usize)]| -> Vec<Vec<Tensor<B, 2>>> {
+            chunk
                 .iter()
                 .map(|&(start, end)| {
                     (0..samples)
@@ -110,34 +112,56 @@ pub fn neg_elbo<B: Backend>(
                         })
                         .collect()
                 })
-                .collect();
-            let score = |(&(start, end), eps): (&(usize, usize), Vec<Tensor<B, 2>>)| {
-                let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
-                let (mu, lv) = model.encode(xb.clone()); // [b, latent]
-                let std = (lv.clone() * 0.5).exp(); // [b, latent]
-                let mut recon = Tensor::<B, 1>::zeros([end - start], device);
-                for e in eps {
-                    let out = model.decode(mu.clone() + std.clone() * e);
-                    recon = recon
-                        + recon_nll(
-                            xb.clone(),
-                            out,
-                            model.out_logvar(vae.likelihood),
-                            vae.likelihood,
-                        );
-                }
-                recon / samples as f64 + kl_standard_normal(mu, lv) // [b]
-            };
-            if group > 1 {
-                use rayon::prelude::*;
-                let scored: Vec<Tensor<B, 1>> = chunk
-                    .par_iter()
-                    .zip(noise.into_par_iter())
-                    .map(score)
-                    .collect();
+                .collect()
+        };
+        let score = |(&(start, end), eps): (&(usize, usize), Vec<Tensor<B, 2>>)| {
+            let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
+            let (mu, lv) = model.encode(xb.clone()); // [b, latent]
+            let std = (lv.clone() * 0.5).exp(); // [b, latent]
+            let mut recon = Tensor::<B, 1>::zeros([end - start], device);
+            for e in eps {
+                let out = model.decode(mu.clone() + std.clone() * e);
+                recon = recon
+                    + recon_nll(
+                        xb.clone(),
+                        out,
+                        model.out_logvar(vae.likelihood),
+                        vae.likelihood,
+                    );
+            }
+            recon / samples as f64 + kl_standard_normal(mu, lv) // [b]
+        };
+        let groups: Vec<&[(usize, usize)]> = blocks.chunks(group).collect();
+        if group > 1 {
+            use rayon::prelude::*;
+            // burn creates a model's parameters on first use, from the same random numbers:
+            // create them now, before any noise is drawn beside a running block
+            if let Some(&(start, _)) = blocks.first() {
+                let xb = batch_tensor::<B>(x, start, start + 1, device);
+                let _ = model.decode(model.encode(xb).0);
+            }
+            // the next group's noise is drawn while this group is scored (only one thread
+            // ever draws, in the loop's order)
+            let mut noise = groups.first().map(|g| draw(g));
+            for (i, chunk) in groups.iter().enumerate() {
+                let eps = noise.take().expect("drawn before");
+                let (scored, next): (Vec<Tensor<B, 1>>, _) = rayon::join(
+                    || {
+                        chunk
+                            .par_iter()
+                            .zip(eps.into_par_iter())
+                            .map(score)
+                            .collect()
+                    },
+                    || groups.get(i + 1).map(|g| draw(g)),
+                );
                 parts.extend(scored);
-            } else {
-                parts.extend(chunk.iter().zip(noise).map(score));
+                noise = next;
+            }
+        } else {
+            for chunk in &groups {
+                let eps = draw(chunk);
+                parts.extend(chunk.iter().zip(eps).map(score));
             }
         }
     } else {

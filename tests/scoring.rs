@@ -43,7 +43,8 @@ fn block_by_block(model: &Vae<Cpu>, vae: &VaeConfig, x: &Matrix, samples: usize)
 
 #[test]
 fn blocks_scored_side_by_side_equal_the_block_by_block_loop() {
-    // five blocks, the last one short: two pairs side by side and one alone
+    // five blocks, the last one short: a group of four side by side (the next group's noise
+    // drawn meanwhile), then one alone
     let rows = 4 * INFER_BATCH + 123;
     let cols = 6;
     let data: Vec<f32> = (0..rows * cols)
