@@ -224,42 +224,6 @@ mod tests {
     }
 
     #[test]
-    fn vade_and_su_separate_three_blobs() {
-        let x = blobs();
-        let truth: Vec<usize> = (0..120).map(|i| i % 3).collect();
-        for (prior, init) in [
-            (Prior::Mixture(3), MixtureInit::N2d),
-            (Prior::Mixture(3), MixtureInit::Gmm),
-            (Prior::Su(3), MixtureInit::N2d),
-            (Prior::Su(3), MixtureInit::Gmm),
-        ] {
-            let vae = VaeConfig::new(4, vec![16], 2).with_prior(prior);
-            let cfg = TrainConfig::new(30, 16);
-            let one = OneStepConfig {
-                pretrain_epochs: 20,
-                restarts: 2,
-                gmm_init: 3,
-                init,
-                neighbors: crate::manifold::DEFAULT_NEIGHBORS,
-            };
-            let r = train_one_step::<CpuTrain>(
-                &x,
-                &vae,
-                &cfg,
-                &one,
-                &Default::default(),
-                &mut |_, _| {},
-            )
-            .unwrap();
-            let acc = crate::metrics::clustering_accuracy(&truth, &r.labels);
-            assert!(acc > 0.95, "{prior:?} {init:?}: ACC {acc}");
-            assert_eq!(r.restart_elbos.len(), 2);
-            assert!(r.restart_elbos[r.kept] <= r.restart_elbos[1 - r.kept]);
-            assert_eq!(r.probabilities.cols, 3);
-        }
-    }
-
-    #[test]
     fn k_is_checked() {
         let vae = VaeConfig::new(4, vec![8], 2).with_prior(Prior::Mixture(1));
         let one = OneStepConfig {
