@@ -9,8 +9,9 @@
 //! | `anomaly.json` | training-score reference and the stored threshold |
 //! | `clustering.json` | the fitted clustering of the latent means, when one was made |
 //!
-//! A new directory is written to a temporary directory beside the target and renamed into
-//! place, so a failed run never leaves a half-written model.
+//! A new model is written to a directory beside the target and swapped in atomically, under an
+//! advisory lock, never replacing anything but a vaetool model ([`ModelTarget`]); files a user
+//! put into a model directory survive its retraining.
 
 use std::path::{Path, PathBuf};
 
@@ -182,54 +183,329 @@ pub struct NewModel<'a, B: Backend> {
     pub clustering: Option<&'a Fitted>,
 }
 
-/// Writes a complete model directory at `dir`, replacing an earlier model directory there.
-pub fn save<B: Backend>(dir: &Path, m: NewModel<'_, B>) -> Result<()> {
-    let werr = |source: std::io::Error| VaeError::Write {
-        path: dir.to_path_buf(),
-        source,
+/// The files vaetool itself writes into a model directory; anything else in one is the user's
+/// and survives a retraining.
+const OWN_FILES: [&str; 6] = [
+    CONFIG,
+    "weights.bin",
+    "history.csv",
+    "summary.json",
+    ANOMALY,
+    CLUSTERING,
+];
+
+/// The files of a model directory that vaetool reads (for refusing an output that would
+/// overwrite one).
+pub fn own_files(dir: &Path) -> Vec<PathBuf> {
+    OWN_FILES.iter().map(|f| dir.join(f)).collect()
+}
+
+/// True when `dir` holds a vaetool model: a `config.json` that names a format version and the
+/// vaetool that wrote it, and the weights file. A folder that merely has some `config.json`
+/// (a project, another tool's model) is not one.
+pub fn is_model_dir(dir: &Path) -> bool {
+    let Ok(bytes) = std::fs::read(dir.join(CONFIG)) else {
+        return false;
     };
-    if dir.exists() {
-        let is_model = dir.join(CONFIG).is_file();
-        let is_empty = dir.is_dir() && std::fs::read_dir(dir).map_err(werr)?.next().is_none();
-        if !(is_model || is_empty) {
-            return Err(VaeError::Usage(format!(
-                "{}: exists and is not a vaetool model directory; refusing to overwrite it",
+    let Ok(serde_json::Value::Object(v)) = serde_json::from_slice::<serde_json::Value>(&bytes)
+    else {
+        return false;
+    };
+    v.get("format_version").is_some_and(|f| f.is_u64())
+        && v.get("vaetool_version").is_some_and(|f| f.is_string())
+        && dir.join("weights.bin").is_file()
+}
+
+/// The sibling paths of a model directory that a save uses: the lock file, the directory the
+/// new model is written into, and the place the old model is moved aside to during the swap.
+fn siblings(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
+    let name = dir
+        .file_name()
+        .filter(|n| *n != "." && *n != "..")
+        .ok_or_else(|| {
+            VaeError::Usage(format!(
+                "{}: name a model directory (for example -o model)",
                 dir.display()
-            )));
-        }
-    }
+            ))
+        })?
+        .to_string_lossy()
+        .into_owned();
     let parent = match dir.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    std::fs::create_dir_all(&parent).map_err(werr)?;
-    let tmp = crate::output::temp_builder(true)
-        .prefix(".vaetool-model-")
-        .tempdir_in(&parent)
-        .map_err(werr)?;
-    let t = tmp.path();
-    std::fs::write(t.join(CONFIG), json_bytes(m.config)).map_err(werr)?;
-    m.model
-        .clone()
-        .save_file(
-            t.join(WEIGHTS),
-            &BinFileRecorder::<FullPrecisionSettings>::new(),
-        )
-        .map_err(|e| werr(std::io::Error::other(e.to_string())))?;
-    std::fs::write(t.join("history.csv"), history_csv(m.history)).map_err(werr)?;
-    std::fs::write(t.join("summary.json"), json_bytes(m.summary)).map_err(werr)?;
-    if let Some(a) = m.anomaly {
-        std::fs::write(t.join(ANOMALY), json_bytes(a)).map_err(werr)?;
+    Ok((
+        parent.join(format!(".{name}.vaetool-lock")),
+        parent.join(format!(".{name}.vaetool-new")),
+        parent.join(format!(".{name}.vaetool-old")),
+    ))
+}
+
+/// Finishes or undoes a swap that a killed run left half done: the old model moved aside and
+/// no new one in place is moved back; an aside left after a completed swap, and a half-written
+/// new model, are removed. Call with the lock held.
+fn recover(dir: &Path, new: &Path, old: &Path) -> Result<()> {
+    let werr = |path: &Path| {
+        let path = path.to_path_buf();
+        move |source| VaeError::Write { path, source }
+    };
+    if old.is_dir() {
+        if dir.exists() {
+            std::fs::remove_dir_all(old).map_err(werr(old))?;
+        } else {
+            std::fs::rename(old, dir).map_err(werr(dir))?;
+            eprintln!(
+                "note: {}: restored the model that an interrupted run had moved aside",
+                dir.display()
+            );
+        }
     }
-    if let Some(c) = m.clustering {
-        std::fs::write(t.join(CLUSTERING), json_bytes(c)).map_err(werr)?;
+    if new.is_dir() {
+        std::fs::remove_dir_all(new).map_err(werr(new))?;
     }
-    if dir.exists() {
-        std::fs::remove_dir_all(dir).map_err(werr)?;
-    }
-    let kept = tmp.keep();
-    std::fs::rename(&kept, dir).map_err(werr)?;
     Ok(())
+}
+
+/// Repairs a model directory that an interrupted save left moved aside (see [`ModelTarget`]),
+/// when no other run is writing it. Called before a model is loaded.
+pub fn recover_interrupted(dir: &Path) {
+    if dir.exists() {
+        return;
+    }
+    let Ok((lock, new, old)) = siblings(dir) else {
+        return;
+    };
+    if !old.is_dir() {
+        return;
+    }
+    if let Ok(Some(_held)) = take_lock(&lock, false) {
+        let _ = recover(dir, &new, &old);
+    }
+}
+
+/// Opens and locks `path` (advisory, exclusive). `Ok(None)` when another process holds it
+/// and `wait` is false. Re-opens when the file was replaced between open and lock.
+fn take_lock(path: &Path, wait: bool) -> std::io::Result<Option<std::fs::File>> {
+    loop {
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(path)?;
+        if wait {
+            f.lock()?;
+        } else {
+            match f.try_lock() {
+                Ok(()) => {}
+                Err(std::fs::TryLockError::WouldBlock) => return Ok(None),
+                Err(std::fs::TryLockError::Error(e)) => return Err(e),
+            }
+        }
+        // the holder before us may have removed the file after we opened it
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let held = f.metadata()?;
+            match std::fs::metadata(path) {
+                Ok(now) if now.ino() == held.ino() && now.dev() == held.dev() => {}
+                _ => continue,
+            }
+        }
+        return Ok(Some(f));
+    }
+}
+
+/// A claim on a model directory about to be (re)written, taken before any training so that
+/// every reason not to write there is known at once:
+/// - an advisory lock beside it (`.NAME.vaetool-lock`): a second run writing the same
+///   directory fails at once with a clear message instead of one model being silently lost;
+/// - an existing path must be an empty folder or a vaetool model ([`is_model_dir`]), never
+///   any other folder or file;
+/// - a swap a killed run left half done is repaired first.
+///
+/// [`ModelTarget::save`] writes the new model beside the old one (`.NAME.vaetool-new`), copies
+/// in the files the user had put into the old directory, then swaps atomically: the old
+/// directory is renamed aside (`.NAME.vaetool-old`), the new one renamed in, and only then is
+/// the old one deleted. A kill at any point leaves either the old model or the new one under
+/// the name (or the old one aside, put back by the next run).
+#[derive(Debug)]
+pub struct ModelTarget {
+    dir: PathBuf,
+    lock_path: PathBuf,
+    lock: Option<std::fs::File>,
+    new: PathBuf,
+    old: PathBuf,
+}
+
+impl ModelTarget {
+    /// Checks that `dir` may be written and locks it (see the type's documentation).
+    pub fn claim(dir: &Path) -> Result<ModelTarget> {
+        let (lock_path, new, old) = siblings(dir)?;
+        let parent = lock_path.parent().expect("a sibling has a parent");
+        if let Some(file) = parent.ancestors().find(|a| a.is_file()) {
+            return Err(VaeError::Usage(format!(
+                "{}: {} is a file, not a folder; choose another model directory",
+                dir.display(),
+                file.display()
+            )));
+        }
+        std::fs::create_dir_all(parent).map_err(|source| VaeError::Write {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let lock = take_lock(&lock_path, false)
+            .map_err(|source| VaeError::Write {
+                path: lock_path.clone(),
+                source,
+            })?
+            .ok_or_else(|| {
+                VaeError::Usage(format!(
+                    "{}: another vaetool run is writing this model directory (it holds {}); \
+                     wait for it to finish or choose another directory",
+                    dir.display(),
+                    lock_path.display()
+                ))
+            })?;
+        let target = ModelTarget {
+            dir: dir.to_path_buf(),
+            lock_path,
+            lock: Some(lock),
+            new,
+            old,
+        };
+        recover(&target.dir, &target.new, &target.old)?;
+        if dir.exists() || dir.is_symlink() {
+            if !dir.is_dir() {
+                return Err(VaeError::Usage(format!(
+                    "{}: exists and is not a folder; refusing to replace it with a model \
+                     directory",
+                    dir.display()
+                )));
+            }
+            let empty = std::fs::read_dir(dir)
+                .map_err(|source| VaeError::Write {
+                    path: dir.to_path_buf(),
+                    source,
+                })?
+                .next()
+                .is_none();
+            if !empty && !is_model_dir(dir) {
+                return Err(VaeError::Usage(format!(
+                    "{}: exists and is not a vaetool model directory (no config.json with a \
+                     format version and weights.bin); refusing to replace it",
+                    dir.display()
+                )));
+            }
+        }
+        Ok(target)
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes a complete model directory and swaps it in (see the type's documentation).
+    pub fn save<B: Backend>(&self, m: NewModel<'_, B>) -> Result<()> {
+        let werr = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| VaeError::Write { path, source }
+        };
+        let t = &self.new;
+        if t.exists() {
+            std::fs::remove_dir_all(t).map_err(werr(t))?;
+        }
+        std::fs::create_dir(t).map_err(werr(&self.dir))?;
+        let written = (|| -> Result<()> {
+            std::fs::write(t.join(CONFIG), json_bytes(m.config)).map_err(werr(&self.dir))?;
+            m.model
+                .clone()
+                .save_file(
+                    t.join(WEIGHTS),
+                    &BinFileRecorder::<FullPrecisionSettings>::new(),
+                )
+                .map_err(|e| werr(&self.dir)(std::io::Error::other(e.to_string())))?;
+            std::fs::write(t.join("history.csv"), history_csv(m.history))
+                .map_err(werr(&self.dir))?;
+            std::fs::write(t.join("summary.json"), json_bytes(m.summary))
+                .map_err(werr(&self.dir))?;
+            if let Some(a) = m.anomaly {
+                std::fs::write(t.join(ANOMALY), json_bytes(a)).map_err(werr(&self.dir))?;
+            }
+            if let Some(c) = m.clustering {
+                std::fs::write(t.join(CLUSTERING), json_bytes(c)).map_err(werr(&self.dir))?;
+            }
+            if self.dir.is_dir() {
+                // the user's own files (notes, plots) come along into the new model
+                for e in std::fs::read_dir(&self.dir).map_err(werr(&self.dir))? {
+                    let e = e.map_err(werr(&self.dir))?;
+                    let name = e.file_name();
+                    if !OWN_FILES.iter().any(|f| name == *f) {
+                        copy_tree(&e.path(), &t.join(&name))?;
+                    }
+                }
+            }
+            Ok(())
+        })();
+        if let Err(e) = written {
+            let _ = std::fs::remove_dir_all(t);
+            return Err(e);
+        }
+        if self.dir.exists() {
+            std::fs::rename(&self.dir, &self.old).map_err(werr(&self.dir))?;
+            if let Err(source) = std::fs::rename(t, &self.dir) {
+                // put the old model back rather than leave nothing under the name
+                let _ = std::fs::rename(&self.old, &self.dir);
+                return Err(werr(&self.dir)(source));
+            }
+            std::fs::remove_dir_all(&self.old).map_err(werr(&self.old))?;
+        } else {
+            std::fs::rename(t, &self.dir).map_err(werr(&self.dir))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for ModelTarget {
+    fn drop(&mut self) {
+        // removed while still held, so a run that opened the old file re-opens (take_lock)
+        let _ = std::fs::remove_file(&self.lock_path);
+        self.lock.take();
+    }
+}
+
+/// Copies a file, folder or link of the user's from an old model directory into the new one:
+/// hard links where the file system allows them (no data copied), copies elsewhere.
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    let err = |source| VaeError::Write {
+        path: to.to_path_buf(),
+        source,
+    };
+    let meta = std::fs::symlink_metadata(from).map_err(err)?;
+    if meta.is_symlink() {
+        #[cfg(unix)]
+        {
+            let target = std::fs::read_link(from).map_err(err)?;
+            std::os::unix::fs::symlink(target, to).map_err(err)?;
+        }
+        #[cfg(not(unix))]
+        std::fs::copy(from, to).map(|_| ()).map_err(err)?;
+    } else if meta.is_dir() {
+        std::fs::create_dir(to).map_err(err)?;
+        for e in std::fs::read_dir(from).map_err(err)? {
+            let e = e.map_err(err)?;
+            copy_tree(&e.path(), &to.join(e.file_name()))?;
+        }
+    } else if std::fs::hard_link(from, to).is_err() {
+        std::fs::copy(from, to).map_err(err)?;
+    }
+    Ok(())
+}
+
+/// Writes a complete model directory at `dir` (see [`ModelTarget`]; claim the target before
+/// training to learn of a bad one early).
+pub fn save<B: Backend>(dir: &Path, m: NewModel<'_, B>) -> Result<()> {
+    ModelTarget::claim(dir)?.save(m)
 }
 
 /// Reads an optional JSON file of the model directory.
@@ -272,6 +548,7 @@ fn fill_defaults(config: &mut serde_json::Value) {
 
 /// Loads `config.json` and the weights.
 pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>> {
+    recover_interrupted(dir);
     if !dir.is_dir() {
         return Err(model_err(format!(
             "{}: no such model directory",

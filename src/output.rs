@@ -174,6 +174,41 @@ fn commit(tmp: NamedTempFile, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// The canonical form of a path that may not exist yet (its folder's canonical form and its
+/// name); `None` when not even the folder exists.
+fn canonical(p: &Path) -> Option<PathBuf> {
+    if let Ok(c) = p.canonicalize() {
+        return Some(c);
+    }
+    let dir = match p.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    Some(dir.canonicalize().ok()?.join(p.file_name()?))
+}
+
+/// Refuses an output path that names one of the command's inputs, compared as canonical
+/// paths (so `./data.csv`, `dir/../data.csv` and a link to the file all count): writing the
+/// output would replace the input. `-` (stdout / stdin) is never compared.
+pub fn check_not_an_input(output: Option<&Path>, inputs: &[&Path]) -> Result<()> {
+    let Some(out) = output.filter(|o| *o != Path::new("-")) else {
+        return Ok(());
+    };
+    let Some(o) = canonical(out) else {
+        return Ok(());
+    };
+    for input in inputs.iter().filter(|i| **i != Path::new("-")) {
+        if canonical(input).is_some_and(|i| i == o) {
+            return Err(VaeError::Usage(format!(
+                "-o {}: that is an input of this command ({}); write the output to another file",
+                out.display(),
+                input.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path

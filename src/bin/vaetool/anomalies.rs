@@ -11,6 +11,7 @@ use vaetool::anomaly::{
 };
 use vaetool::infer::{self, ScoreKind};
 use vaetool::metrics::{average_precision, roc_auc};
+use vaetool::modeldir::ModelTarget;
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
@@ -442,7 +443,18 @@ pub fn run(a: Args) -> Result<()> {
         pipeline::check_flags(&a.train, vaetool::model::Prior::Standard)?;
     }
     pipeline::compute(&a.train)?;
+    pipeline::guard_output(
+        a.output.as_deref(),
+        Some(&a.data),
+        a.model.as_deref(),
+        a.train_file.as_deref().as_slice(),
+    )?;
     let out = Output::create(a.output.as_deref())?;
+    let target = a
+        .save_model
+        .as_deref()
+        .map(ModelTarget::claim)
+        .transpose()?;
     if let (Some(n), Some(dir)) = (a.chunk_rows, &a.model) {
         return run_streaming(&a, out, dir, n);
     }
@@ -501,15 +513,15 @@ pub fn run(a: Args) -> Result<()> {
             )?;
             let reference = reference_scores(&train_scores);
             let quantile = quantile_request(&a, &reference)?;
-            if let Some(dir) = &a.save_model {
+            if let Some(target) = &target {
                 let state = AnomalyState {
                     score: kind,
                     samples: train_samples,
                     reference,
                     threshold: quantile,
                 };
-                pipeline::save_trained(dir, &t, Some(&state), None)?;
-                eprintln!("model written to {}", dir.display());
+                pipeline::save_trained(target, &t, Some(&state), None)?;
+                eprintln!("model written to {}", target.dir().display());
             }
             let (scores, p) = if a.train_file.is_some() {
                 let p = pipeline::prepare_with(&t.config.schema, &table, &a.data)?;

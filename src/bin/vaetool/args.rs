@@ -61,6 +61,14 @@ pub struct DataArgs {
 }
 
 impl DataArgs {
+    /// The files this input reads (the data and the label file), for
+    /// [`vaetool::output::check_not_an_input`].
+    pub fn inputs(&self) -> Vec<&std::path::Path> {
+        std::iter::once(self.data.as_path())
+            .chain(self.labels.as_deref())
+            .collect()
+    }
+
     /// Reading options.
     pub fn read_options(&self) -> ReadOptions {
         ReadOptions {

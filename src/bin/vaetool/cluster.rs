@@ -15,6 +15,7 @@ use vaetool::data::Matrix;
 use vaetool::infer;
 use vaetool::manifold::UmapParams;
 use vaetool::model::Prior;
+use vaetool::modeldir::ModelTarget;
 use vaetool::onestep::{argmax_rows, MixtureInit};
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
@@ -314,7 +315,11 @@ fn with_model(a: &Args, dir: &std::path::Path) -> Result<Clusters> {
 /// (benches/RESULTS.md: MNIST N2D ACC median 0.9299 at β = 1, 0.9458 at β = 0.1).
 const N2D_BETA: f64 = 0.1;
 
-fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
+fn without_model(
+    a: &Args,
+    table: &pipeline::Input,
+    target: Option<&ModelTarget>,
+) -> Result<Clusters> {
     let method = a.method.unwrap_or(Method::Kmeans);
     if let Some(latent) = method.latent() {
         if a.k.is_none() {
@@ -328,10 +333,10 @@ fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
         let (mu, _) = infer::embed(&t.model, &t.data.x, &Default::default());
         let fitted = fit(a, latent, &mu)?;
         let assignment = fitted.predict(&mu)?;
-        if let Some(dir) = &a.save_model {
+        if let Some(target) = target {
             let anomaly = pipeline::anomaly_reference(&t, a.train.seed)?;
-            pipeline::save_trained(dir, &t, Some(&anomaly), Some(&fitted))?;
-            eprintln!("model written to {}", dir.display());
+            pipeline::save_trained(target, &t, Some(&anomaly), Some(&fitted))?;
+            eprintln!("model written to {}", target.dir().display());
         }
         return Ok(Clusters {
             assignment,
@@ -377,10 +382,10 @@ fn without_model(a: &Args, table: &pipeline::Input) -> Result<Clusters> {
             neighbors: a.neighbors,
         },
     )?;
-    if let Some(dir) = &a.save_model {
+    if let Some(target) = target {
         let anomaly = pipeline::anomaly_reference(&r.model, a.train.seed)?;
-        pipeline::save_trained(dir, &r.model, Some(&anomaly), None)?;
-        eprintln!("model written to {}", dir.display());
+        pipeline::save_trained(target, &r.model, Some(&anomaly), None)?;
+        eprintln!("model written to {}", target.dir().display());
     }
     Ok(Clusters {
         assignment: Assignment {
@@ -414,10 +419,16 @@ pub fn run(a: Args) -> Result<()> {
             VaeError::Usage("--save-model only applies when no --model is given".into()).into(),
         );
     }
+    pipeline::guard_output(a.output.as_deref(), Some(&a.data), a.model.as_deref(), &[])?;
     let out = Output::create(a.output.as_deref())?;
+    let target = a
+        .save_model
+        .as_deref()
+        .map(ModelTarget::claim)
+        .transpose()?;
     let c = match &a.model {
         Some(dir) => with_model(&a, dir)?,
-        None => without_model(&a, &pipeline::read(&a.data)?)?,
+        None => without_model(&a, &pipeline::read(&a.data)?, target.as_ref())?,
     };
     let mut header = vec![c.id_name.clone(), "cluster".to_string()];
     let probs = c.assignment.probabilities.as_ref();

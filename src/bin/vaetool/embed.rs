@@ -26,6 +26,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    pipeline::guard_output(a.output.as_deref(), Some(&a.data), Some(&a.model), &[])?;
     let out = Output::create(a.output.as_deref())?;
     let (m, _, p) = pipeline::load_and_prepare(&a.model, &a.data)?;
     if a.with_logvar && m.config.model.variant == vaetool::model::Variant::PoorMan {

@@ -41,6 +41,7 @@ pub fn run(a: Args) -> Result<()> {
     if a.steps < 2 {
         return Err(VaeError::Usage("--steps must be at least 2".into()).into());
     }
+    pipeline::guard_output(a.output.as_deref(), Some(&a.data), Some(&a.model), &[])?;
     let (m, input, p) = pipeline::load_and_prepare(&a.model, &a.data)?;
     let shape = pipeline::picture_shape(&m, a.output.as_deref())?;
     let find = |flag: &str, id: &str| -> Result<usize> {

@@ -2,7 +2,7 @@
 //! model and applying its schema, and printing warnings and metrics.
 
 use std::io::IsTerminal;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -18,7 +18,7 @@ use vaetool::metrics;
 use vaetool::model::{
     default_conv_hidden, default_hidden, default_latent, Arch, Likelihood, Prior, Vae, VaeConfig,
 };
-use vaetool::modeldir::{self, LoadedModel, ModelConfig, NewModel, Summary};
+use vaetool::modeldir::{self, LoadedModel, ModelConfig, ModelTarget, NewModel, Summary};
 use vaetool::onestep::{OneStepConfig, Phase};
 use vaetool::train::{
     default_batch_size, default_epochs, default_one_step_epochs, EpochStats, TrainConfig, Trained,
@@ -582,7 +582,7 @@ pub fn anomaly_reference(t: &TrainedModel, seed: u64) -> Result<AnomalyState> {
 
 /// Writes a trained model's directory.
 pub fn save_trained(
-    dir: &Path,
+    target: &ModelTarget,
     t: &TrainedModel,
     anomaly: Option<&AnomalyState>,
     clustering: Option<&vaetool::cluster::Fitted>,
@@ -599,18 +599,30 @@ pub fn save_trained(
         val_loss: last.val_loss,
         seconds: last.seconds,
     };
-    modeldir::save(
-        dir,
-        NewModel {
-            config: &t.config,
-            model: &t.model,
-            history: &t.history,
-            summary: &summary,
-            anomaly,
-            clustering,
-        },
-    )?;
+    target.save(NewModel {
+        config: &t.config,
+        model: &t.model,
+        history: &t.history,
+        summary: &summary,
+        anomaly,
+        clustering,
+    })?;
     Ok(())
+}
+
+/// Refuses an output (`-o`) that would replace one of the command's inputs: the data and its
+/// label file, a model directory's files, or other input files.
+pub fn guard_output(
+    output: Option<&Path>,
+    data: Option<&DataArgs>,
+    model: Option<&Path>,
+    other: &[&Path],
+) -> Result<()> {
+    let model_files = model.map(modeldir::own_files).unwrap_or_default();
+    let mut inputs: Vec<&Path> = data.map(DataArgs::inputs).unwrap_or_default();
+    inputs.extend(model_files.iter().map(PathBuf::as_path));
+    inputs.extend(other);
+    Ok(vaetool::output::check_not_an_input(output, &inputs)?)
 }
 
 /// Loads a model directory.

@@ -103,6 +103,7 @@ pub fn run(a: Args) -> Result<()> {
 
 fn latents(a: LatentArgs) -> Result<()> {
     check_png_path(&a.output)?;
+    pipeline::guard_output(Some(&a.output), Some(&a.data), Some(&a.model), &[])?;
     let (m, input, p) = pipeline::load_and_prepare(&a.model, &a.data)?;
     let device = Default::default();
     let (mu, _) = infer::embed(&m.model, &p.x, &device);
@@ -186,6 +187,7 @@ fn latents(a: LatentArgs) -> Result<()> {
 
 fn scores(a: ScoreArgs) -> Result<()> {
     check_png_path(&a.output)?;
+    pipeline::guard_output(Some(&a.output), None, a.model.as_deref(), &[&a.scores])?;
     let t = read_table(&a.scores, &ReadOptions::default())?;
     let name = t.source_name();
     let col = t.column_index(&a.score_column).ok_or_else(|| {
@@ -249,6 +251,7 @@ fn scores(a: ScoreArgs) -> Result<()> {
 
 fn history(a: HistoryArgs) -> Result<()> {
     check_png_path(&a.output)?;
+    pipeline::guard_output(Some(&a.output), None, Some(&a.model), &[])?;
     let h = load_history(&a.model)?;
     if h.is_empty() {
         return Err(VaeError::Model(format!(

@@ -44,6 +44,7 @@ pub fn run(a: Args) -> Result<()> {
     if a.n == 0 || a.cols == 0 {
         return Err(VaeError::Usage("-n and --cols must be at least 1".into()).into());
     }
+    pipeline::guard_output(a.output.as_deref(), Some(&a.data), Some(&a.model), &[])?;
     let (m, _, p) = pipeline::load_and_prepare(&a.model, &a.data)?;
     let shape = pipeline::picture_shape(&m, a.output.as_deref())?;
     let n = a.n.min(p.x.rows);

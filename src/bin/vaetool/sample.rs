@@ -42,6 +42,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
+    pipeline::guard_output(a.output.as_deref(), None, Some(&a.model), &[])?;
     let png = pipeline::wants_png(a.output.as_deref());
     let m = pipeline::load(&a.model)?;
     let vae = &m.config.model;

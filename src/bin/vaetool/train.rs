@@ -23,10 +23,11 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     pipeline::check_flags(&a.train, vaetool::model::Prior::Standard)?;
+    let target = vaetool::modeldir::ModelTarget::claim(&a.output)?;
     let table = pipeline::read(&a.data)?;
     let t = pipeline::train_model(&table, &a.data, &a.features, &a.train)?;
     let anomaly = pipeline::anomaly_reference(&t, a.train.seed)?;
-    pipeline::save_trained(&a.output, &t, Some(&anomaly), None)?;
+    pipeline::save_trained(&target, &t, Some(&anomaly), None)?;
     if !a.train.quiet {
         eprintln!("model written to {}", a.output.display());
     }
