@@ -27,12 +27,19 @@ pub type Cpu = burn::backend::Flex;
 /// The CPU backend with automatic differentiation, used for training.
 pub type CpuTrain = Autodiff<Cpu>;
 
-/// burn's CUDA backend (with fusion and autotune), for inference.
-#[cfg(all(feature = "cuda", not(feature = "cuda-unfused")))]
+/// burn's CUDA backend, for inference: plain (`cuda`), with autotune (`cuda-autotune`), or
+/// with kernel fusion and autotune (`cuda-fused`), as the cargo features chose.
+#[cfg(feature = "cuda")]
 pub type Gpu = burn::backend::Cuda;
-/// burn's CUDA backend without kernel fusion (feature `cuda-unfused`), for inference.
-#[cfg(feature = "cuda-unfused")]
-pub type Gpu = burn_cubecl::CubeBackend<cubecl::cuda::CudaRuntime, f32, i32, u8>;
+/// The flavour of the CUDA backend this binary was built with, for messages and benchmarks.
+#[cfg(feature = "cuda")]
+pub const GPU_FLAVOUR: &str = if cfg!(feature = "cuda-fused") {
+    "cuda-fused (fusion + autotune)"
+} else if cfg!(feature = "cuda-autotune") {
+    "cuda-autotune (no fusion)"
+} else {
+    "cuda (no fusion, no autotune)"
+};
 /// The CUDA backend with automatic differentiation, for training.
 #[cfg(feature = "cuda")]
 pub type GpuTrain = Autodiff<Gpu>;

@@ -108,8 +108,13 @@ mod gpu {
 
     use crate::backend::{Gpu, GpuDevice};
 
-    /// Points cubecl's caches at the user's cache directory (once per process).
+    /// Points cubecl's caches at the user's cache directory (once per process), and, when
+    /// `VAETOOL_KERNEL_LOG=FILE` is set, turns on cubecl's compilation logger (one
+    /// `[Compiling kernel] NAME` line per kernel compiled, none for a kernel found in the cache)
+    /// and its autotune logger, appending to FILE: how `benches/gpu_diag.sh` counts kernels.
     fn caches() {
+        use cubecl_runtime::config::autotune::AutotuneLogLevel;
+        use cubecl_runtime::config::compilation::CompilationLogLevel;
         use cubecl_runtime::config::{cache::CacheConfig, CubeClRuntimeConfig, RuntimeConfig};
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
@@ -119,14 +124,20 @@ mod gpu {
                     std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache"))
                 })
                 .map(|c| c.join("vaetool").join("cubecl"));
+            // keep what users set in cubecl.toml / burn.toml and in CUBECL_* variables
+            // (CUBECL_AUTOTUNE_LEVEL, CUBECL_DEBUG_LOG); only the cache locations change
+            let mut cfg = CubeClRuntimeConfig::from_current_dir().override_from_env();
             if let Some(root) = root {
-                // keep what users set in cubecl.toml / burn.toml and in CUBECL_* variables
-                // (CUBECL_AUTOTUNE_LEVEL, CUBECL_DEBUG_LOG), only the cache locations change
-                let mut cfg = CubeClRuntimeConfig::from_current_dir().override_from_env();
                 cfg.autotune.cache = CacheConfig::File(root.join("autotune"));
                 cfg.compilation.cache = Some(CacheConfig::File(root.join("compilation")));
-                CubeClRuntimeConfig::set(cfg);
             }
+            if let Some(log) = std::env::var_os("VAETOOL_KERNEL_LOG") {
+                cfg.compilation.logger.level = CompilationLogLevel::Basic;
+                cfg.compilation.logger.file = Some(log.clone().into());
+                cfg.autotune.logger.level = AutotuneLogLevel::Minimal;
+                cfg.autotune.logger.file = Some(log.into());
+            }
+            CubeClRuntimeConfig::set(cfg);
         });
     }
 
