@@ -410,6 +410,14 @@ pub fn select_k_bic(
     n_init: usize,
     seed: u64,
 ) -> Result<(usize, Vec<(usize, f64)>)> {
+    if *range.start() > latents.rows || range.is_empty() {
+        return Err(VaeError::Usage(format!(
+            "--k-range {}..{}: K must be at most the {} rows of the data",
+            range.start(),
+            range.end(),
+            latents.rows
+        )));
+    }
     let data = to_array(latents);
     let mut tried = Vec::new();
     for k in range {

@@ -131,7 +131,8 @@ pub fn roc_auc(scores: &[f64], positive: &[bool]) -> Option<f64> {
     let mut i = 0;
     while i < idx.len() {
         let mut j = i;
-        while j + 1 < idx.len() && scores[idx[j + 1]] == scores[idx[i]] {
+        // (total_cmp: a NaN equals itself, so every group ends)
+        while j + 1 < idx.len() && scores[idx[j + 1]].total_cmp(&scores[idx[i]]).is_eq() {
             j += 1;
         }
         let avg_rank = (i + j) as f64 / 2.0 + 1.0;
@@ -159,7 +160,7 @@ pub fn average_precision(scores: &[f64], positive: &[bool]) -> Option<f64> {
     let mut i = 0;
     while i < idx.len() {
         let mut j = i;
-        while j < idx.len() && scores[idx[j]] == scores[idx[i]] {
+        while j < idx.len() && scores[idx[j]].total_cmp(&scores[idx[i]]).is_eq() {
             if positive[idx[j]] {
                 tp += 1;
             } else {

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::prelude::*;
-use burn::record::{BinFileRecorder, FullPrecisionSettings};
+use burn::record::{BinBytesRecorder, BinFileRecorder, FullPrecisionSettings, Recorder};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -216,8 +216,43 @@ pub fn is_model_dir(dir: &Path) -> bool {
         && dir.join("weights.bin").is_file()
 }
 
-/// The sibling paths of a model directory that a save uses: the lock file, the directory the
-/// new model is written into, and the place the old model is moved aside to during the swap.
+/// The advisory lock file of a model directory: in a per-user folder of the system's, not
+/// beside the model, so that nothing is left in the user's folders even by a killed run
+/// (`$XDG_RUNTIME_DIR/vaetool-locks`, else `/tmp/vaetool-locks-UID`), named by a hash of the
+/// directory's canonical path.
+pub fn lock_path(dir: &Path) -> PathBuf {
+    let root = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|d| PathBuf::from(d).join("vaetool-locks"))
+        .unwrap_or_else(|| {
+            #[cfg(unix)]
+            // SAFETY: getuid has no preconditions and cannot fail.
+            let uid = unsafe { libc::getuid() };
+            #[cfg(not(unix))]
+            let uid = 0;
+            std::env::temp_dir().join(format!("vaetool-locks-{uid}"))
+        });
+    let parent = match dir.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let canonical = parent
+        .canonicalize()
+        .unwrap_or_else(|_| parent.to_path_buf())
+        .join(dir.file_name().unwrap_or_default());
+    // FNV-1a: the same name in every vaetool build
+    let hash = canonical
+        .as_os_str()
+        .as_encoded_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+    root.join(format!("{hash:016x}.lock"))
+}
+
+/// The paths a save of a model directory uses: its lock file ([`lock_path`]), the directory
+/// the new model is written into, and the place the old model is moved aside to during the
+/// swap (both beside the model).
 fn siblings(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
     let name = dir
         .file_name()
@@ -235,7 +270,7 @@ fn siblings(dir: &Path) -> Result<(PathBuf, PathBuf, PathBuf)> {
         _ => PathBuf::from("."),
     };
     Ok((
-        parent.join(format!(".{name}.vaetool-lock")),
+        lock_path(dir),
         parent.join(format!(".{name}.vaetool-new")),
         parent.join(format!(".{name}.vaetool-old")),
     ))
@@ -286,6 +321,9 @@ pub fn recover_interrupted(dir: &Path) {
 /// Opens and locks `path` (advisory, exclusive). `Ok(None)` when another process holds it
 /// and `wait` is false. Re-opens when the file was replaced between open and lock.
 fn take_lock(path: &Path, wait: bool) -> std::io::Result<Option<std::fs::File>> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
     loop {
         let f = std::fs::OpenOptions::new()
             .create(true)
@@ -317,8 +355,8 @@ fn take_lock(path: &Path, wait: bool) -> std::io::Result<Option<std::fs::File>> 
 
 /// A claim on a model directory about to be (re)written, taken before any training so that
 /// every reason not to write there is known at once:
-/// - an advisory lock beside it (`.NAME.vaetool-lock`): a second run writing the same
-///   directory fails at once with a clear message instead of one model being silently lost;
+/// - an advisory lock ([`lock_path`]): a second run writing the same directory fails at once
+///   with a clear message instead of one model being silently lost;
 /// - an existing path must be an empty folder or a vaetool model ([`is_model_dir`]), never
 ///   any other folder or file;
 /// - a swap a killed run left half done is repaired first.
@@ -340,8 +378,8 @@ pub struct ModelTarget {
 impl ModelTarget {
     /// Checks that `dir` may be written and locks it (see the type's documentation).
     pub fn claim(dir: &Path) -> Result<ModelTarget> {
-        let (lock_path, new, old) = siblings(dir)?;
-        let parent = lock_path.parent().expect("a sibling has a parent");
+        let (_, new, _) = siblings(dir)?;
+        let parent = new.parent().expect("a sibling has a parent");
         if let Some(file) = parent.ancestors().find(|a| a.is_file()) {
             return Err(VaeError::Usage(format!(
                 "{}: {} is a file, not a folder; choose another model directory",
@@ -353,6 +391,8 @@ impl ModelTarget {
             path: dir.to_path_buf(),
             source,
         })?;
+        // (the lock's name hashes the canonical path, which needs the folder to exist)
+        let (lock_path, new, old) = siblings(dir)?;
         let lock = take_lock(&lock_path, false)
             .map_err(|source| VaeError::Write {
                 path: lock_path.clone(),
@@ -416,15 +456,15 @@ impl ModelTarget {
             std::fs::remove_dir_all(t).map_err(werr(t))?;
         }
         std::fs::create_dir(t).map_err(werr(&self.dir))?;
+        crate::output::register_temporary(t);
         let written = (|| -> Result<()> {
             std::fs::write(t.join(CONFIG), json_bytes(m.config)).map_err(werr(&self.dir))?;
-            m.model
-                .clone()
-                .save_file(
-                    t.join(WEIGHTS),
-                    &BinFileRecorder::<FullPrecisionSettings>::new(),
-                )
+            // to bytes, then written here: a full disk is the OS's plain error, not the
+            // recorder's debug text
+            let bytes = BinBytesRecorder::<FullPrecisionSettings>::default()
+                .record(m.model.clone().into_record(), ())
                 .map_err(|e| werr(&self.dir)(std::io::Error::other(e.to_string())))?;
+            std::fs::write(t.join("weights.bin"), bytes).map_err(werr(&self.dir))?;
             std::fs::write(t.join("history.csv"), history_csv(m.history))
                 .map_err(werr(&self.dir))?;
             std::fs::write(t.join("summary.json"), json_bytes(m.summary))
@@ -449,6 +489,7 @@ impl ModelTarget {
         })();
         if let Err(e) = written {
             let _ = std::fs::remove_dir_all(t);
+            crate::output::unregister_temporary(t);
             return Err(e);
         }
         if self.dir.exists() {
@@ -458,9 +499,11 @@ impl ModelTarget {
                 let _ = std::fs::rename(&self.old, &self.dir);
                 return Err(werr(&self.dir)(source));
             }
+            crate::output::unregister_temporary(t);
             std::fs::remove_dir_all(&self.old).map_err(werr(&self.old))?;
         } else {
             std::fs::rename(t, &self.dir).map_err(werr(&self.dir))?;
+            crate::output::unregister_temporary(t);
         }
         Ok(())
     }
@@ -585,6 +628,13 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>
             config.format_version
         )));
     }
+    // sizes from a file: checked before anything is allocated for them
+    config.model.check().map_err(|e| {
+        model_err(format!(
+            "{}: {e} (the file is corrupt or was not written by vaetool)",
+            dir.join(CONFIG).display()
+        ))
+    })?;
     let fresh = config.model.init::<B>(device);
     let expected = fresh.num_params();
     let weights = dir.join(format!("{WEIGHTS}.bin"));

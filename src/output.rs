@@ -1,30 +1,124 @@
 //! Atomic output: data goes to a temporary file beside the target and is renamed over it only
 //! when complete, so a failed run never leaves a partial file (and an earlier file survives).
+//! Temporaries are created only when the output is written, and are registered so that an
+//! interrupted run (SIGINT, SIGTERM, SIGHUP; see [`remove_temporaries_on_signals`]) removes
+//! them before it exits.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 use tempfile::NamedTempFile;
 
 use crate::error::{Result, VaeError};
 
+/// Temporary files and folders of this process, removed when a signal ends it.
+static TEMPORARIES: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Registers a temporary file or folder to be removed if a signal ends the process.
+pub fn register_temporary(path: &Path) {
+    if let Ok(mut t) = TEMPORARIES.lock() {
+        t.push(path.to_path_buf());
+    }
+}
+
+/// Forgets a temporary registered by [`register_temporary`] (it was renamed or removed).
+pub fn unregister_temporary(path: &Path) {
+    if let Ok(mut t) = TEMPORARIES.lock() {
+        t.retain(|p| p != path);
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: removes every registered temporary and exits with 128 + the
+/// signal's number, as the default action would, but leaving no `.vaetool-*` files behind.
+/// Call once at start-up (the binary does). SIGKILL cannot be caught: there the temporaries'
+/// short lives are the protection.
+pub fn remove_temporaries_on_signals() {
+    #[cfg(unix)]
+    {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+        let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) else {
+            return;
+        };
+        std::thread::spawn(move || {
+            if let Some(sig) = signals.forever().next() {
+                let paths = TEMPORARIES.lock().map(|t| t.clone()).unwrap_or_default();
+                for p in paths {
+                    if p.is_dir() {
+                        let _ = std::fs::remove_dir_all(&p);
+                    } else {
+                        let _ = std::fs::remove_file(&p);
+                    }
+                }
+                std::process::exit(128 + sig);
+            }
+        });
+    }
+}
+
+/// A temporary file beside an output, registered for removal on signals while it lives.
+struct Temp {
+    file: Option<NamedTempFile>,
+}
+
+impl Temp {
+    fn beside(path: &Path) -> Result<Temp> {
+        let file = temp_builder()
+            .prefix(".vaetool-")
+            .suffix(".tmp")
+            .tempfile_in(parent_of(path))
+            .map_err(|source| VaeError::Write {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        register_temporary(file.path());
+        Ok(Temp { file: Some(file) })
+    }
+
+    fn file(&self) -> &NamedTempFile {
+        self.file.as_ref().expect("a live temporary")
+    }
+
+    /// Renames the temporary over `path` (after syncing it).
+    fn commit(mut self, path: &Path) -> Result<()> {
+        let tmp = self.file.take().expect("a live temporary");
+        let name = tmp.path().to_path_buf();
+        let r = commit(tmp, path);
+        unregister_temporary(&name);
+        r
+    }
+}
+
+impl Drop for Temp {
+    fn drop(&mut self) {
+        if let Some(f) = self.file.take() {
+            unregister_temporary(f.path());
+        }
+    }
+}
+
+/// The folder an output goes into.
+fn parent_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
 /// An output that is either stdout or a file written atomically.
 pub struct Output {
-    target: Option<(NamedTempFile, PathBuf)>,
+    target: Option<PathBuf>,
 }
 
 impl Output {
-    /// Opens the output: `None` or `-` is stdout. The temporary file is created at once, so an
-    /// unwritable location fails before any work is done.
+    /// Opens the output: `None` or `-` is stdout. Whether the location is writable is checked
+    /// at once, so an unwritable one fails before any work is done; the temporary file that
+    /// receives the output is created only when it is written.
     pub fn create(path: Option<&Path>) -> Result<Output> {
         let path = match path {
             None => return Ok(Output { target: None }),
             Some(p) if p == Path::new("-") => return Ok(Output { target: None }),
             Some(p) => p,
-        };
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-            _ => PathBuf::from("."),
         };
         if path.is_dir() {
             return Err(VaeError::Write {
@@ -32,16 +126,10 @@ impl Output {
                 source: std::io::Error::other("is a directory"),
             });
         }
-        let tmp = temp_builder(false)
-            .prefix(".vaetool-")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .map_err(|source| VaeError::Write {
-                path: path.to_path_buf(),
-                source,
-            })?;
+        // a probe, removed at once: fails now for a missing or unwritable folder
+        drop(Temp::beside(path)?);
         Ok(Output {
-            target: Some((tmp, path.to_path_buf())),
+            target: Some(path.to_path_buf()),
         })
     }
 
@@ -56,53 +144,21 @@ impl Output {
         I: IntoIterator<Item = R>,
         R: IntoIterator<Item = String>,
     {
-        let name = self.name();
-        let err = |e: csv::Error| VaeError::Write {
-            path: PathBuf::from(&name),
-            source: std::io::Error::other(e.to_string()),
-        };
-        match self.target {
-            None => {
-                let mut w = csv::Writer::from_writer(std::io::stdout().lock());
-                w.write_record(header).map_err(err)?;
-                for r in rows {
-                    w.write_record(r).map_err(err)?;
-                }
-                w.flush().map_err(|source| VaeError::Write {
-                    path: PathBuf::from("-"),
-                    source,
-                })?;
-                Ok(())
-            }
-            Some((tmp, path)) => {
-                let mut w = csv::Writer::from_writer(std::io::BufWriter::new(tmp));
-                w.write_record(header).map_err(err)?;
-                for r in rows {
-                    w.write_record(r).map_err(err)?;
-                }
-                let tmp = w
-                    .into_inner()
-                    .map_err(|e| VaeError::Write {
-                        path: path.clone(),
-                        source: std::io::Error::other(e.to_string()),
-                    })?
-                    .into_inner()
-                    .map_err(|e| VaeError::Write {
-                        path: path.clone(),
-                        source: e.into_error(),
-                    })?;
-                commit(tmp, &path)
-            }
+        let mut sink = self.csv_sink(header)?;
+        for r in rows {
+            sink.write(r)?;
         }
+        sink.finish()
     }
 
     /// A CSV writer for output produced piece by piece; [`CsvSink::finish`] commits it.
     pub fn csv_sink(self, header: &[String]) -> Result<CsvSink> {
         let name = self.name();
         let (w, target): (Box<dyn Write>, _) = match self.target {
-            None => (Box::new(std::io::stdout()), None),
-            Some((tmp, path)) => {
-                let f = tmp.reopen().map_err(|source| VaeError::Write {
+            None => (Box::new(std::io::stdout().lock()), None),
+            Some(path) => {
+                let tmp = Temp::beside(&path)?;
+                let f = tmp.file().reopen().map_err(|source| VaeError::Write {
                     path: path.clone(),
                     source,
                 })?;
@@ -121,7 +177,7 @@ impl Output {
     fn name(&self) -> String {
         self.target
             .as_ref()
-            .map_or("-".into(), |(_, p)| p.display().to_string())
+            .map_or("-".into(), |p| p.display().to_string())
     }
 }
 
@@ -129,7 +185,7 @@ impl Output {
 /// dropped without `finish`, it leaves no file behind.
 pub struct CsvSink {
     writer: csv::Writer<Box<dyn Write>>,
-    target: Option<(NamedTempFile, PathBuf)>,
+    target: Option<(Temp, PathBuf)>,
     name: String,
 }
 
@@ -157,7 +213,7 @@ impl CsvSink {
         drop(self.writer);
         match self.target {
             None => Ok(()),
-            Some((tmp, path)) => commit(tmp, &path),
+            Some((tmp, path)) => tmp.commit(&path),
         }
     }
 }
@@ -211,38 +267,27 @@ pub fn check_not_an_input(output: Option<&Path>, inputs: &[&Path]) -> Result<()>
 
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let err = |source| VaeError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let mut tmp = temp_builder(false)
-        .prefix(".vaetool-")
-        .tempfile_in(dir)
-        .map_err(err)?;
-    tmp.write_all(bytes).map_err(err)?;
-    commit(tmp, path)
+    let tmp = Temp::beside(path)?;
+    tmp.file()
+        .as_file()
+        .write_all(bytes)
+        .map_err(|source| VaeError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    tmp.commit(path)
 }
 
-/// A temporary-file builder whose files (or directories) get the permissions a plainly
-/// created one would: `0o666` (`0o777`) less the umask, instead of tempfile's private `0o600`
-/// (`0o700`), since they are renamed into place as the user's output.
-pub(crate) fn temp_builder(dir: bool) -> tempfile::Builder<'static, 'static> {
+/// A temporary-file builder whose files get the permissions a plainly created one would:
+/// `0o666` less the umask, instead of tempfile's private `0o600`, since they are renamed into
+/// place as the user's output.
+fn temp_builder() -> tempfile::Builder<'static, 'static> {
     let mut b = tempfile::Builder::new();
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        b.permissions(std::fs::Permissions::from_mode(if dir {
-            0o777
-        } else {
-            0o666
-        }));
+        b.permissions(std::fs::Permissions::from_mode(0o666));
     }
-    #[cfg(not(unix))]
-    let _ = dir;
     b
 }
 

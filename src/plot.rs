@@ -122,6 +122,19 @@ fn legend<'a, 'b: 'a>(
 }
 
 /// A range that covers `values` with a 5 % margin (a unit range around a constant).
+/// An axis range whose width f64 can hold (an axis from −1e308 to 1e308 cannot be drawn:
+/// its ticks never come out), else a clear error naming what is plotted.
+fn plottable(r: std::ops::Range<f64>, what: &str) -> Result<std::ops::Range<f64>> {
+    if (r.end - r.start).is_finite() {
+        Ok(r)
+    } else {
+        Err(crate::error::VaeError::Input(format!(
+            "the {what} span from {:e} to {:e}, more than a plot can show",
+            r.start, r.end
+        )))
+    }
+}
+
 fn padded_range(values: impl Iterator<Item = f64>) -> std::ops::Range<f64> {
     let (lo, hi) = values
         .filter(|v| v.is_finite())
@@ -144,9 +157,9 @@ pub fn scatter(
     title: &str,
     axes: (&str, &str),
 ) -> Result<()> {
+    let xr = plottable(padded_range(points.iter().map(|p| p[0])), "points")?;
+    let yr = plottable(padded_range(points.iter().map(|p| p[1])), "points")?;
     render(path, |root| {
-        let xr = padded_range(points.iter().map(|p| p[0]));
-        let yr = padded_range(points.iter().map(|p| p[1]));
         let mut chart = chart(root, title, axes, xr, yr)?;
         let radius = if points.len() > 20_000 { 1 } else { 2 };
         for (g, name) in names.iter().enumerate() {
@@ -201,9 +214,13 @@ pub fn histogram(
         crate::data::schema::quantile_sorted(&sorted, 0.995)
     };
     let cut = threshold.map_or(cut, |t| cut.max(t + 0.1 * (t - sorted[0]).abs()));
-    let clipped: Vec<f64> = scores.iter().map(|&v| v.min(cut)).collect();
-    let beyond = scores.iter().filter(|&&v| v > cut).count();
-    let range = padded_range(clipped.iter().copied().chain(threshold));
+    // (finite scores only: f64::min would put a NaN into the last bin)
+    let clipped: Vec<f64> = sorted.iter().map(|&v| v.min(cut)).collect();
+    let beyond = sorted.iter().filter(|&&v| v > cut).count();
+    let range = plottable(
+        padded_range(clipped.iter().copied().chain(threshold)),
+        "scores",
+    )?;
     let counts = histogram_counts(&clipped, range.start, range.end, BINS);
     let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.08;
     let width = (range.end - range.start) / BINS as f64;
@@ -244,8 +261,11 @@ pub fn curves(
     series: &[(String, Vec<f64>)],
     title: &str,
 ) -> Result<()> {
-    let xr = padded_range(epochs.iter().copied());
-    let yr = padded_range(series.iter().flat_map(|(_, v)| v.iter().copied()));
+    let xr = plottable(padded_range(epochs.iter().copied()), "epochs")?;
+    let yr = plottable(
+        padded_range(series.iter().flat_map(|(_, v)| v.iter().copied())),
+        "losses",
+    )?;
     render(path, |root| {
         let mut chart = chart(root, title, ("epoch", "loss per row"), xr, yr)?;
         for (i, (name, v)) in series.iter().enumerate() {

@@ -19,6 +19,11 @@ use crate::model::{
     permute_dims, Discriminator, Likelihood, Objective, Prior, Vae, VaeConfig, Variant,
 };
 
+/// The most epochs a run may ask for.
+pub const MAX_EPOCHS: usize = 1_000_000;
+/// The largest batch.
+pub const MAX_BATCH: usize = 1 << 20;
+
 /// Training hyper-parameters; saved in `config.json`.
 #[derive(Config, Debug)]
 pub struct TrainConfig {
@@ -109,11 +114,17 @@ impl TrainConfig {
         if !(self.lr > 0.0 && self.lr.is_finite()) {
             return bad(format!("--lr must be a positive number, got {}", self.lr));
         }
-        if self.epochs == 0 {
-            return bad("--epochs must be at least 1".into());
+        if !(1..=MAX_EPOCHS).contains(&self.epochs) {
+            return bad(format!(
+                "--epochs must be from 1 to {MAX_EPOCHS}, got {}",
+                self.epochs
+            ));
         }
-        if self.batch_size == 0 {
-            return bad("--batch-size must be at least 1".into());
+        if !(1..=MAX_BATCH).contains(&self.batch_size) {
+            return bad(format!(
+                "--batch-size must be from 1 to {MAX_BATCH}, got {}",
+                self.batch_size
+            ));
         }
         if !(0.0..1.0).contains(&self.val_fraction) {
             return bad(format!(
@@ -254,12 +265,76 @@ pub fn data_on_device<B: Backend>(x: &Matrix, device: &B::Device) -> bool {
 /// kept; rows tied with the cut are all kept). The cut is taken on detached values, so the
 /// gradient flows only through the rows kept. `[1]`
 pub fn trimmed_mean<B: Backend>(per_row: Tensor<B, 1>, trim: f64) -> Tensor<B, 1> {
-    let n = per_row.dims()[0];
+    trimmed_mean_of(per_row, trim, None)
+}
+
+/// [`trimmed_mean`] over the real rows of a padded batch: `pad` is `(mask, real)`, the mask
+/// `[batch]` 1 on the first `real` rows and 0 on the padding, which sorts last and never
+/// counts. `[1]`
+fn trimmed_mean_of<B: Backend>(
+    per_row: Tensor<B, 1>,
+    trim: f64,
+    pad: Option<(&Tensor<B, 1>, usize)>,
+) -> Tensor<B, 1> {
+    let size = per_row.dims()[0];
+    let n = pad.map_or(size, |(_, real)| real);
     let keep = ((n as f64) * (1.0 - trim)).ceil().clamp(1.0, n as f64) as usize;
-    let sorted = per_row.clone().detach().sort(0); // [n], ascending
-    let cut = sorted.slice(keep - 1..keep).expand([n]); // [n]
-    let mask = per_row.clone().detach().lower_equal(cut).float(); // [n]
-    (per_row * mask.clone()).sum() / mask.sum()
+    let mut values = per_row.clone().detach(); // [batch]
+    if let Some((mask, _)) = pad {
+        values = values.mask_fill(mask.clone().lower_elem(0.5), f32::MAX);
+    }
+    let sorted = values.sort(0); // [batch], ascending, padding last
+    let cut = sorted.slice(keep - 1..keep).expand([size]); // [batch]
+    let mut keep_mask = per_row.clone().detach().lower_equal(cut).float(); // [batch]
+    if let Some((mask, _)) = pad {
+        keep_mask = keep_mask * mask.clone();
+    }
+    (per_row * keep_mask.clone()).sum() / keep_mask.sum()
+}
+
+/// Mean of per-row values over the real rows of a batch that may be padded (`pad` as in
+/// [`trimmed_mean_of`]). `[1]`
+fn batch_mean<B: Backend>(v: Tensor<B, 1>, pad: Option<(&Tensor<B, 1>, usize)>) -> Tensor<B, 1> {
+    match pad {
+        None => v.mean(),
+        Some((mask, real)) => (v * mask.clone()).sum() / real as f64,
+    }
+}
+
+/// The loss of one batch: the mean over its real rows of recon + w·KL (trimmed when `trim` >
+/// 0), or the capacity objective when `capacity` is given as (C, γ). A batch padded to the
+/// fixed batch size (`pad`, see [`pad_batches`]) has the loss of the same rows unpadded. `[1]`
+pub fn batch_loss<B: Backend>(
+    recon: Tensor<B, 1>,
+    kl: Tensor<B, 1>,
+    kl_weight: f64,
+    trim: f64,
+    capacity: Option<(f64, f64)>,
+    pad: Option<(&Tensor<B, 1>, usize)>,
+) -> Tensor<B, 1> {
+    if let Some((c, gamma)) = capacity {
+        return capacity_objective(batch_mean(recon, pad), batch_mean(kl, pad), c, gamma);
+    }
+    let per_row = recon + kl * kl_weight; // [batch]
+    if trim > 0.0 {
+        trimmed_mean_of(per_row, trim, pad)
+    } else {
+        batch_mean(per_row, pad)
+    }
+}
+
+/// Whether training pads a partial last batch to the full batch size (rows repeated from the
+/// batch itself, masked out of every loss and statistic) so that every step has the same
+/// shapes: yes on a GPU, where each new shape means new kernels to compile and tune, no on the
+/// CPU, where it would only add work. Padding rather than dropping the partial batch keeps
+/// every row in every epoch, as on the CPU, and works when the data has fewer rows than one
+/// batch. `VAETOOL_PAD_BATCHES=0|1` overrides it (for tests and measurements).
+pub fn pad_batches<B: Backend>(device: &B::Device) -> bool {
+    match std::env::var("VAETOOL_PAD_BATCHES").as_deref() {
+        Ok("0") => false,
+        Ok("1") => true,
+        _ => B::name(device).contains("cubecl") || B::name(device).contains("fusion"),
+    }
 }
 
 /// Steps between waits for the device to finish its queued work (`VAETOOL_SYNC_EVERY`,
@@ -318,6 +393,7 @@ pub fn train_from<B: AutodiffBackend>(
     on_epoch: &mut dyn FnMut(&EpochStats),
 ) -> Result<Trained<B::InnerBackend>> {
     cfg.check()?;
+    vae.check()?;
     check_variant(vae, cfg)?;
     check_inputs(x, vae)?;
     B::seed(device, cfg.seed);
@@ -367,8 +443,17 @@ pub fn train_from<B: AutodiffBackend>(
         Tensor::<B, 2>::from_data(TensorData::new(x.data.clone(), [x.rows, x.cols]), device)
     }); // [rows, input]
     let sync_every = sync_every();
+    // A partial last batch (the same size every epoch) padded to the batch size: its mask
+    // [batch] is 1 on the real rows, 0 on the padding.
+    let tail = order.len() % cfg.batch_size;
+    let pad_mask = (pad_batches::<B>(device) && tail > 0).then(|| {
+        let m: Vec<f32> = (0..cfg.batch_size)
+            .map(|i| if i < tail { 1.0 } else { 0.0 })
+            .collect();
+        Tensor::<B, 1>::from_data(TensorData::new(m, [cfg.batch_size]), device)
+    }); // [batch]
     let start = std::time::Instant::now();
-    let mut history = Vec::with_capacity(cfg.epochs);
+    let mut history = Vec::new();
     let mut best: Option<(f64, usize, Vae<B::InnerBackend>)> = None;
     let n_train = order.len() as f64;
     for epoch in 1..=cfg.epochs {
@@ -389,8 +474,26 @@ pub fn train_from<B: AutodiffBackend>(
             Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [order.len()]), device)
         }); // [train rows]
         for (b, batch) in order.chunks(cfg.batch_size).enumerate() {
-            let xb = match (&resident, &perm) {
-                (Some(all), Some(perm)) => {
+            // the padded batch: the real rows, then rows of the batch again up to the size
+            let pad = pad_mask
+                .as_ref()
+                .filter(|_| batch.len() < cfg.batch_size)
+                .map(|m| (m, batch.len()));
+            let padded: Option<Vec<usize>> =
+                pad.map(|_| batch.iter().cycle().take(cfg.batch_size).copied().collect());
+            let xb = match (&resident, &perm, &padded) {
+                (Some(all), _, Some(rows)) => {
+                    let idx: Vec<i32> = rows.iter().map(|&i| i as i32).collect();
+                    all.clone().select(
+                        0,
+                        Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [rows.len()]), device),
+                    )
+                }
+                (None, _, Some(rows)) => Tensor::<B, 2>::from_data(
+                    TensorData::new(x.gather_rows(rows), [rows.len(), x.cols]),
+                    device,
+                ),
+                (Some(all), Some(perm), None) => {
                     let from = b * cfg.batch_size;
                     let idx = perm.clone().slice(from..from + batch.len());
                     all.clone().select(0, idx)
@@ -402,19 +505,21 @@ pub fn train_from<B: AutodiffBackend>(
             }; // [batch, input]
             let (recon, kl, z) =
                 model.loss_terms_z(xb, vae.likelihood, vae.prior, vae.variant, objective); // [batch] ×2
-            sum_recon = sum_recon + recon.clone().sum().inner();
-            sum_kl = sum_kl + kl.clone().sum().inner();
-            let mut loss = if cfg.capacity > 0.0 && objective == Objective::Elbo {
-                // recon + γ·|KL − C| (Burgess et al. 2018), KL averaged over the batch
-                capacity_objective(recon, kl, capacity, cfg.gamma)
-            } else if cfg.trim > 0.0 {
-                trimmed_mean(recon + kl * kl_weight, cfg.trim)
-            } else {
-                (recon + kl * kl_weight).mean()
+            let (sr, sk) = match pad {
+                Some((m, _)) => (
+                    (recon.clone().inner() * m.clone().inner()).sum(),
+                    (kl.clone().inner() * m.clone().inner()).sum(),
+                ),
+                None => (recon.clone().sum().inner(), kl.clone().sum().inner()),
             };
+            sum_recon = sum_recon + sr;
+            sum_kl = sum_kl + sk;
+            let capacity = (cfg.capacity > 0.0 && objective == Objective::Elbo)
+                .then_some((capacity, cfg.gamma));
+            let mut loss = batch_loss(recon, kl, kl_weight, cfg.trim, capacity, pad);
             if let (Some(z), Some((d, _))) = (&z, &disc) {
                 // TC ≈ E[log D(z) − log(1 − D(z))] = E[logit D(z)]
-                let tc = d.forward(z.clone()).mean();
+                let tc = batch_mean(d.forward(z.clone()), pad);
                 sum_tc = sum_tc + tc.clone().inner();
                 loss = loss + tc * cfg.tc_gamma;
             }
@@ -501,6 +606,80 @@ pub fn train_from<B: AutodiffBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_padded_batch_has_the_loss_and_gradient_of_the_unpadded_one() {
+        use crate::backend::{Cpu, CpuTrain};
+        let device = Default::default();
+        // 5 real rows, padded to 8 by repeating rows of the batch (as the training loop does)
+        let rows: Vec<[f32; 3]> = (0..5)
+            .map(|i| [i as f32 * 0.7 - 1.0, (i * i) as f32 * 0.1, 2.0 - i as f32])
+            .collect();
+        let flat = |r: &[[f32; 3]]| r.iter().flatten().copied().collect::<Vec<f32>>();
+        let padded: Vec<[f32; 3]> = rows.iter().cycle().take(8).copied().collect();
+        let mask = Tensor::<CpuTrain, 1>::from_data(
+            TensorData::new(vec![1f32, 1., 1., 1., 1., 0., 0., 0.], [8]),
+            &device,
+        );
+        let x5 = Tensor::<CpuTrain, 2>::from_data(TensorData::new(flat(&rows), [5, 3]), &device);
+        let x8 = Tensor::<CpuTrain, 2>::from_data(TensorData::new(flat(&padded), [8, 3]), &device);
+        let vae = VaeConfig::new(3, vec![6], 2);
+        CpuTrain::seed(&device, 3);
+        let model: Vae<CpuTrain> = vae.init(&device);
+        let scalar = |t: Tensor<CpuTrain, 1>| t.into_scalar().elem::<f64>();
+        // every objective: plain, trimmed (some rows cut, padding never counted), capacity
+        for (trim, capacity) in [(0.0, None), (0.4, None), (0.0, Some((1.5, 10.0)))] {
+            // the autoencoder objective draws no noise, so both batches see the same rows
+            let terms = |x| {
+                model.loss_terms(
+                    x,
+                    Likelihood::Gaussian,
+                    Prior::Standard,
+                    Objective::Autoencoder,
+                )
+            };
+            let (r5, _) = terms(x5.clone());
+            let (r8, _) = terms(x8.clone());
+            // a KL-like second term that differs by row
+            let k5 = r5.clone().sqrt();
+            let k8 = r8.clone().sqrt();
+            let plain = batch_loss(r5, k5, 0.5, trim, capacity, None);
+            let pad = batch_loss(r8, k8, 0.5, trim, capacity, Some((&mask, 5)));
+            let (a, b) = (scalar(plain.clone()), scalar(pad.clone()));
+            assert!(
+                (a - b).abs() < 1e-5 * a.abs().max(1.0),
+                "{trim} {capacity:?}: {a} vs {b}"
+            );
+            // the same gradient: one SGD step from each leads to the same network
+            let step = |loss: Tensor<CpuTrain, 1>| {
+                let g = GradientsParams::from_grads(loss.backward(), &model);
+                let mut sgd = burn::optim::SgdConfig::new().init::<CpuTrain, Vae<CpuTrain>>();
+                let m: Vae<Cpu> = sgd.step(0.1, model.clone(), g).valid();
+                m.encode_mean(Tensor::from_data(
+                    TensorData::new(flat(&rows), [5, 3]),
+                    &device,
+                ))
+                .into_data()
+                .to_vec::<f32>()
+                .unwrap()
+            };
+            let (ga, gb) = (step(plain), step(pad));
+            for (u, v) in ga.iter().zip(&gb) {
+                assert!(
+                    (u - v).abs() < 1e-5,
+                    "{trim} {capacity:?}: {ga:?} vs {gb:?}"
+                );
+            }
+        }
+        // unpadded, batch_loss is the plain mean and trimmed_mean
+        let v = Tensor::<Cpu, 1>::from_data(TensorData::new(vec![1f32, 2., 3., 10.], [4]), &device);
+        let z = v.zeros_like();
+        assert_eq!(
+            batch_loss(v.clone(), z.clone(), 1.0, 0.0, None, None).into_scalar(),
+            4.0
+        );
+        assert_eq!(batch_loss(v, z, 1.0, 0.25, None, None).into_scalar(), 2.0);
+    }
 
     #[test]
     fn adaptive_defaults() {

@@ -284,6 +284,14 @@ impl TableReader {
                 None => self.next_record()?,
             };
             let Some((record, line)) = next else { break };
+            if record.len() != n_cols && record.iter().any(|f| f.contains('\n')) {
+                // a field that swallowed line ends: a quote opened and never closed
+                return Err(VaeError::Input(format!(
+                    "{}: line {line}: a quoted field opened on this line is never closed (an \
+                     unterminated \" runs to the end of the file or of the row)",
+                    self.name
+                )));
+            }
             if record.len() != n_cols {
                 return Err(VaeError::Input(format!(
                     "{}: line {line}: expected {n_cols} fields like the {}, found {} (ragged row)",

@@ -24,33 +24,61 @@ fn bad(path: &Path, msg: String) -> VaeError {
     VaeError::Input(format!("{}: {msg}", path.display()))
 }
 
-/// Reads an IDX file of unsigned bytes.
+/// The most element bytes an IDX file may hold (16 GiB, far beyond any image set vaetool
+/// trains on): a header promising more is refused before anything is allocated.
+pub const MAX_IDX_BYTES: u64 = 1 << 34;
+
+/// Reads an IDX file of unsigned bytes, streaming: the header is read first, the size it
+/// promises checked, and only then the elements (never more than promised, and nothing
+/// allocated ahead of what actually arrives — a gzip bomb or a lying header stops early).
 pub fn read_idx(path: &Path) -> Result<IdxArray> {
     let read_err = |source| VaeError::Read {
         path: path.to_path_buf(),
         source,
     };
-    let mut bytes = std::fs::read(path).map_err(read_err)?;
+    let mut file = std::io::BufReader::new(std::fs::File::open(path).map_err(read_err)?);
+    let head = std::io::BufRead::fill_buf(&mut file).map_err(read_err)?;
     // gzip is recognised by its magic bytes, whatever the file is called
-    if bytes.starts_with(&[0x1f, 0x8b]) {
-        let mut plain = Vec::new();
-        MultiGzDecoder::new(bytes.as_slice())
-            .read_to_end(&mut plain)
-            .map_err(read_err)?;
-        bytes = plain;
-    }
-    parse_idx(path, &bytes)
+    let reader: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
+        Box::new(MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    };
+    parse_idx_from(path, reader)
 }
 
 /// Parses IDX bytes (`path` only names the source in errors).
 pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<IdxArray> {
-    if bytes.len() < 4 {
+    parse_idx_from(path, bytes)
+}
+
+/// Reads as many bytes as `r` gives, up to `buf.len()`; returns how many.
+fn read_up_to(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut got = 0;
+    while got < buf.len() {
+        match r.read(&mut buf[got..]) {
+            Ok(0) => break,
+            Ok(k) => got += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(got)
+}
+
+fn parse_idx_from(path: &Path, mut r: impl Read) -> Result<IdxArray> {
+    let read_err = |source| VaeError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut magic = [0u8; 4];
+    if read_up_to(&mut r, &mut magic).map_err(read_err)? < 4 {
         return Err(bad(
             path,
             "not an IDX file (shorter than its 4-byte magic number)".into(),
         ));
     }
-    let magic = u32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+    let magic = u32::from_be_bytes(magic);
     let (ty, nd) = ((magic >> 8) & 0xff, (magic & 0xff) as usize);
     if magic >> 16 != 0 || ty != 0x08 || nd == 0 || nd > 4 {
         return Err(bad(
@@ -58,28 +86,39 @@ pub fn parse_idx(path: &Path, bytes: &[u8]) -> Result<IdxArray> {
             format!("not an IDX file of unsigned bytes (magic number 0x{magic:08x}; expected 0x00000801 to 0x00000804)"),
         ));
     }
-    let header = 4 + 4 * nd;
-    if bytes.len() < header {
+    let mut header = vec![0u8; 4 * nd];
+    if read_up_to(&mut r, &mut header).map_err(read_err)? < header.len() {
         return Err(bad(path, "truncated IDX header".into()));
     }
-    let dims: Vec<usize> = (0..nd)
-        .map(|i| {
-            let o = 4 + 4 * i;
-            u32::from_be_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]) as usize
-        })
+    let dims: Vec<usize> = header
+        .chunks(4)
+        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let n: usize = dims.iter().product();
-    let have = bytes.len() - header;
-    if have < n {
+    let n = dims
+        .iter()
+        .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
+        .filter(|&n| n <= MAX_IDX_BYTES)
+        .ok_or_else(|| {
+            bad(
+                path,
+                format!(
+                    "the IDX header promises {dims:?} elements, more than vaetool reads \
+                     ({MAX_IDX_BYTES} bytes at most); the file is corrupt or not an image set"
+                ),
+            )
+        })?;
+    let mut data = Vec::new();
+    r.take(n).read_to_end(&mut data).map_err(read_err)?;
+    if (data.len() as u64) < n {
         return Err(bad(
             path,
-            format!("truncated IDX data: the header promises {dims:?} = {n} bytes, the file holds {have}"),
+            format!(
+                "truncated IDX data: the header promises {dims:?} = {n} bytes, the file holds {}",
+                data.len()
+            ),
         ));
     }
-    Ok(IdxArray {
-        dims,
-        data: bytes[header..header + n].to_vec(),
-    })
+    Ok(IdxArray { dims, data })
 }
 
 impl IdxArray {
@@ -133,6 +172,32 @@ mod tests {
         e.write_all(&images()).unwrap();
         e.finish().unwrap();
         assert_eq!(read_idx(&p).unwrap().dims, vec![2, 2, 3]);
+    }
+
+    #[test]
+    fn a_header_promising_too_much_is_refused_before_allocating() {
+        // 2^22 × 2^21 × 2^21 wraps to 0 in 64 bits: once accepted as an empty array
+        let mut b = vec![0, 0, 8, 3];
+        for d in [1u32 << 22, 1 << 21, 1 << 21] {
+            b.extend(d.to_be_bytes());
+        }
+        let e = parse_idx(Path::new("h.idx"), &b).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            format!(
+                "h.idx: the IDX header promises [4194304, 2097152, 2097152] elements, more than \
+                 vaetool reads ({MAX_IDX_BYTES} bytes at most); the file is corrupt or not an \
+                 image set"
+            )
+        );
+        // large but representable, with few bytes behind it: truncated, nothing preallocated
+        let mut b = vec![0, 0, 8, 3];
+        for d in [1u32 << 20, 1 << 10, 1 << 3] {
+            b.extend(d.to_be_bytes());
+        }
+        b.extend([1, 2, 3]);
+        let e = parse_idx(Path::new("h.idx"), &b).unwrap_err().to_string();
+        assert!(e.ends_with("= 8589934592 bytes, the file holds 3"), "{e}");
     }
 
     #[test]

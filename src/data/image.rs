@@ -73,6 +73,16 @@ impl std::str::FromStr for ImageShape {
                 ))
             }
         };
+        let pixels = shape
+            .channels
+            .checked_mul(shape.height)
+            .and_then(|p| p.checked_mul(shape.width));
+        if pixels.is_none_or(|p| p > crate::model::MAX_INPUTS) {
+            return Err(format!(
+                "'{s}': more pixels than a model can take (at most {})",
+                crate::model::MAX_INPUTS
+            ));
+        }
         if !matches!(shape.channels, 1 | 3) {
             return Err(format!(
                 "'{s}': images have 1 (grayscale) or 3 (RGB) channels, not {}",
@@ -224,11 +234,20 @@ fn is_image_file(p: &Path) -> bool {
         .is_some_and(|e| matches!(e.as_str(), "png" | "jpg" | "jpeg"))
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+/// Collects the image files under `dir`. Each folder is entered once, by its canonical path,
+/// so a link back up the tree (`ln -s .. imgs/0/loop`) is not followed round and round.
+fn walk(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    seen: &mut std::collections::HashSet<PathBuf>,
+) -> Result<()> {
     let read_err = |source| VaeError::Read {
         path: dir.to_path_buf(),
         source,
     };
+    if !seen.insert(dir.canonicalize().map_err(read_err)?) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(read_err)?
         .map(|e| e.map(|e| e.path()))
@@ -237,7 +256,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
     entries.sort();
     for p in entries {
         if p.is_dir() {
-            walk(&p, out)?;
+            walk(&p, out, seen)?;
         } else if is_image_file(&p) {
             out.push(p);
         }
@@ -250,7 +269,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
 /// lies in a sub-folder.
 pub fn read_image_folder(dir: &Path, opts: &FolderOptions) -> Result<ImageSet> {
     let mut files = Vec::new();
-    walk(dir, &mut files)?;
+    walk(dir, &mut files, &mut Default::default())?;
     if files.is_empty() {
         return Err(VaeError::Input(format!(
             "{}: no PNG or JPEG files in the folder or its sub-folders",

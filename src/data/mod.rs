@@ -11,6 +11,42 @@ pub use csv_read::{read_table, Column, ReadOptions, Table, TableReader};
 pub use image::{ImageSet, ImageShape};
 pub use schema::{DataOptions, Impute, Prepared, Scale, Schema};
 
+/// The longest value (in characters) that messages echo whole.
+pub const MESSAGE_VALUE_CHARS: usize = 80;
+
+/// A user's value (a cell, a column name) as a message shows it: whole up to
+/// [`MESSAGE_VALUE_CHARS`] characters, else its start and how long it is.
+pub fn clip(s: &str) -> std::borrow::Cow<'_, str> {
+    clip_to(s, MESSAGE_VALUE_CHARS)
+}
+
+fn clip_to(s: &str, chars: usize) -> std::borrow::Cow<'_, str> {
+    match s.char_indices().nth(chars) {
+        None => s.into(),
+        Some((cut, _)) => format!("{}… ({} characters)", &s[..cut], s.chars().count()).into(),
+    }
+}
+
+/// A message with every over-long word (a run of over 300 characters without white space, such
+/// as a value echoed inside quotes, but not a path of ordinary length) cut as [`clip`] does:
+/// the binary's last line of defence, so that no error message repeats a 100,000-character
+/// cell or column name.
+pub fn clip_message(msg: &str) -> String {
+    let mut out = String::with_capacity(msg.len().min(4096));
+    let mut word = String::new();
+    for c in msg.chars().chain(std::iter::once(' ')) {
+        if c.is_whitespace() {
+            out.push_str(&clip_to(&word, 300));
+            word.clear();
+            out.push(c);
+        } else {
+            word.push(c);
+        }
+    }
+    out.pop();
+    out
+}
+
 /// Index of the largest value (the first on ties; 0 for an empty slice).
 pub fn argmax(v: &[f32]) -> usize {
     v.iter()

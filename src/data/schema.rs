@@ -304,7 +304,7 @@ impl Schema {
                     let mut sorted = values.clone();
                     sorted.sort_by(f64::total_cmp);
                     Some(match imp {
-                        Impute::Mean => values.iter().sum::<f64>() / values.len() as f64,
+                        Impute::Mean => mean_std(&values).0,
                         Impute::Median => median(&sorted),
                     })
                 }
@@ -314,6 +314,19 @@ impl Schema {
                 values.resize(table.n_rows(), f);
             }
             let (center, mut scale) = scale_stats(&mut values, opts.scale);
+            if !(center.is_finite() && (scale.is_finite() || scale.is_nan())) {
+                let (lo, hi) = values
+                    .iter()
+                    .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                        (a.min(v), b.max(v))
+                    });
+                return Err(VaeError::Input(format!(
+                    "{}: column '{}': its values run from {lo:e} to {hi:e}, a range too wide to \
+                     scale (it overflows); rescale the column or --exclude it",
+                    table.source_name(),
+                    crate::data::clip(&name)
+                )));
+            }
             if scale.is_nan() || scale <= 1e-12 {
                 if opts.scale != Scale::None {
                     constant.push(name.clone());
@@ -521,7 +534,23 @@ impl Schema {
                                 None => return Err(missing_error(table, col, r, false)),
                             },
                         };
-                        data[r * d + offset] = ((v - center) / scale) as f32;
+                        let x = ((v - center) / scale) as f32;
+                        if !x.is_finite() {
+                            return Err(VaeError::Input(format!(
+                                "{}: line {}, column '{}': the value {v:e} is out of the range \
+                                 the model takes (it becomes {x} after scaling; model inputs \
+                                 must stay within ±3.4e38){}",
+                                table.source_name(),
+                                table.lines[r],
+                                crate::data::clip(f.name()),
+                                if self.scale == Scale::None {
+                                    "; train with --scale standard"
+                                } else {
+                                    ""
+                                }
+                            )));
+                        }
+                        data[r * d + offset] = x;
                     }
                 }
                 Feature::Categorical { name, categories } => {
@@ -609,14 +638,22 @@ impl Schema {
     }
 }
 
-fn scale_stats(values: &mut [f64], scale: Scale) -> (f64, f64) {
+/// Mean and standard deviation of finite values without overflow: computed on the values
+/// divided by the largest magnitude (so cells near f64's limit, such as 1e200 or 1e308, give a
+/// finite standard deviation rather than an infinite one), then scaled back. Values of
+/// ordinary size are not divided, so their statistics are the plain formulas' to the bit.
+fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
+    let m = values.iter().fold(0f64, |a, v| a.max(v.abs()));
+    let s = if m > 1e150 { m } else { 1.0 };
+    let mean = values.iter().map(|v| v / s).sum::<f64>() / n;
+    let var = values.iter().map(|v| (v / s - mean).powi(2)).sum::<f64>() / n;
+    (mean * s, var.sqrt() * s)
+}
+
+fn scale_stats(values: &mut [f64], scale: Scale) -> (f64, f64) {
     match scale {
-        Scale::Standard => {
-            let mean = values.iter().sum::<f64>() / n;
-            let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-            (mean, var.sqrt())
-        }
+        Scale::Standard => mean_std(values),
         Scale::Robust => {
             values.sort_by(f64::total_cmp);
             let med = median(values);
@@ -625,9 +662,7 @@ fn scale_stats(values: &mut [f64], scale: Scale) -> (f64, f64) {
             if iqr > 1e-12 {
                 (med, iqr)
             } else {
-                let mean = values.iter().sum::<f64>() / n;
-                let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-                (med, var.sqrt())
+                (med, mean_std(values).1)
             }
         }
         Scale::Minmax => {

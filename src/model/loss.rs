@@ -59,14 +59,15 @@ pub fn poor_man_terms<B: Backend>(
     (sq, norm)
 }
 
-/// The β-VAE capacity objective mean(recon) + γ·|mean(KL) − C| (Burgess et al. 2018). `[1]`
+/// The β-VAE capacity objective mean(recon) + γ·|mean(KL) − C| (Burgess et al. 2018), from
+/// the batch means of the two terms. `[1]`
 pub fn capacity_objective<B: Backend>(
-    recon: Tensor<B, 1>,
-    kl: Tensor<B, 1>,
+    recon_mean: Tensor<B, 1>,
+    kl_mean: Tensor<B, 1>,
     capacity: f64,
     gamma: f64,
 ) -> Tensor<B, 1> {
-    recon.mean() + (kl.mean() - capacity).abs() * gamma
+    recon_mean + (kl_mean - capacity).abs() * gamma
 }
 
 /// FactorVAE's discriminator loss: binary cross-entropy with "from q(z)" = 1 for real codes
@@ -112,10 +113,18 @@ mod tests {
         );
         // 3 + 10·|1.5 − 4|
         assert_eq!(
-            vec1(capacity_objective(r.clone(), k.clone(), 4.0, 10.0)),
+            vec1(capacity_objective(
+                r.clone().mean(),
+                k.clone().mean(),
+                4.0,
+                10.0
+            )),
             vec![28.0]
         );
-        assert_eq!(vec1(capacity_objective(r, k, 1.5, 10.0)), vec![3.0]);
+        assert_eq!(
+            vec1(capacity_objective(r.mean(), k.mean(), 1.5, 10.0)),
+            vec![3.0]
+        );
         let zero = Tensor::<Cpu, 1>::zeros([3], &Default::default());
         let d = vec1(discriminator_loss(zero.clone(), zero));
         assert!((d[0] as f64 - 2.0 * 2f64.ln()).abs() < 1e-6, "{d:?}");

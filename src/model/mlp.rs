@@ -200,7 +200,86 @@ pub struct VaeConfig {
     pub image: Option<ImageShape>,
 }
 
+/// The largest number of model inputs (2²⁴: a 4096×4096 image).
+pub const MAX_INPUTS: usize = 1 << 24;
+/// The widest hidden layer.
+pub const MAX_WIDTH: usize = 1 << 16;
+/// The most hidden layers.
+pub const MAX_LAYERS: usize = 16;
+/// The largest latent dimension.
+pub const MAX_LATENT: usize = 4096;
+/// The most clusters of a mixture or Su prior.
+pub const MAX_CLUSTERS: usize = 10_000;
+/// The most parameters a network may have (4 GB of weights; a network this size would not
+/// train in any reasonable time on the machines vaetool runs on).
+pub const MAX_PARAMETERS: u64 = 1_000_000_000;
+
 impl VaeConfig {
+    /// Checks the sizes before anything is allocated: each within its limit above, and the
+    /// parameter count (counted without overflow) at most [`MAX_PARAMETERS`]. A flag such as
+    /// `--hidden 4000000000` or a `config.json` with `"input_dim": 400000000` is a clear error
+    /// here instead of an abort while allocating.
+    pub fn check(&self) -> crate::error::Result<()> {
+        let bad = |m: String| Err(crate::error::VaeError::Usage(m));
+        if !(1..=MAX_INPUTS).contains(&self.input_dim) {
+            return bad(format!(
+                "the network would have {} inputs; vaetool takes 1 to {MAX_INPUTS}",
+                self.input_dim
+            ));
+        }
+        if self.hidden.len() > MAX_LAYERS {
+            return bad(format!(
+                "--hidden names {} layers; at most {MAX_LAYERS}",
+                self.hidden.len()
+            ));
+        }
+        if let Some(&w) = self.hidden.iter().find(|&&w| !(1..=MAX_WIDTH).contains(&w)) {
+            return bad(format!(
+                "--hidden: a layer of width {w}; widths run from 1 to {MAX_WIDTH}"
+            ));
+        }
+        if !(1..=MAX_LATENT).contains(&self.latent) {
+            return bad(format!(
+                "--latent {}: the latent dimension runs from 1 to {MAX_LATENT}",
+                self.latent
+            ));
+        }
+        if let Some(k) = self.prior.k().filter(|&k| k > MAX_CLUSTERS) {
+            return bad(format!("--k {k}: at most {MAX_CLUSTERS} clusters"));
+        }
+        if let Some(s) = self.image {
+            if s.channels
+                .checked_mul(s.height)
+                .and_then(|p| p.checked_mul(s.width))
+                != Some(self.input_dim)
+            {
+                return bad(format!(
+                    "the image shape {s} does not give the network's {} inputs",
+                    self.input_dim
+                ));
+            }
+        }
+        // encoder, the two heads and the mirrored decoder, weights and biases
+        let mut widths = vec![self.input_dim as u64];
+        widths.extend(self.hidden.iter().map(|&w| w as u64));
+        let layer = |a: u64, b: u64| (a + 1).checked_mul(b);
+        let params = widths
+            .windows(2)
+            .try_fold(0u64, |acc, w| Some(acc + 2 * layer(w[0], w[1])?))
+            .and_then(|p| {
+                let last = *widths.last().expect("inputs");
+                Some(p + 3 * layer(last, self.latent as u64)?)
+            });
+        match params {
+            Some(p) if p <= MAX_PARAMETERS => Ok(()),
+            _ => bad(format!(
+                "a network of {} inputs, hidden {:?} and latent {} would have more than \
+                 {MAX_PARAMETERS} parameters; choose smaller --hidden widths",
+                self.input_dim, self.hidden, self.latent
+            )),
+        }
+    }
+
     /// Builds the module with freshly initialized weights.
     ///
     /// # Panics

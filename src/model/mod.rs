@@ -8,7 +8,8 @@ pub mod prior;
 
 pub use mlp::{
     default_conv_hidden, default_hidden, default_latent, permute_dims, Arch, Discriminator,
-    Likelihood, Prior, Vae, VaeConfig, Variant,
+    Likelihood, Prior, Vae, VaeConfig, Variant, MAX_CLUSTERS, MAX_INPUTS, MAX_LATENT, MAX_LAYERS,
+    MAX_PARAMETERS, MAX_WIDTH,
 };
 pub use prior::Objective;
 

@@ -59,8 +59,9 @@ pub struct Args {
     /// Train N models from consecutive seeds and average each row's percentile among every
     /// model's training scores (a rank average when DATA is the training data). Scores are
     /// then in [0, 1].
-    #[arg(long, default_value_t = 1, conflicts_with_all = ["model", "save_model", "explain"])]
-    ensemble: usize,
+    #[arg(long, default_value_t = 1, conflicts_with_all = ["model", "save_model", "explain"],
+          value_parser = clap::value_parser!(u64).range(1..=1000))]
+    ensemble: u64,
     /// Stream DATA in chunks of this many rows (needs --model): memory stays bounded however
     /// large the file, output is written as it goes, and rows/s is reported. Streamed output
     /// has no `rank` column (it needs every score) and prints no metrics.
@@ -225,7 +226,7 @@ fn run_ensemble(a: &Args, table: &pipeline::Input, seed: u64) -> Result<Scored> 
     let mut first = None;
     for m in 0..a.ensemble {
         let mut targs = contaminated_defaults(&a.train, train_table, clean.is_some());
-        targs.seed = seed.wrapping_add(m as u64);
+        targs.seed = seed.wrapping_add(m);
         if !a.train.quiet {
             eprintln!(
                 "ensemble model {}/{} (seed {})",

@@ -24,7 +24,7 @@ use crate::args::{DataArgs, FeatureArgs, TrainArgs};
 use crate::pipeline;
 
 /// `--k`: a number or `auto`.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KArg {
     Fixed(usize),
     Auto,
@@ -289,11 +289,11 @@ fn with_model(a: &Args, dir: &std::path::Path) -> Result<Clusters> {
             let f = fit(a, method, &mu)?;
             m.save_clustering(&f)?;
             eprintln!(
-                "{} the clustering stored in {}",
+                "{} {}",
                 if stored.is_some() {
-                    "replaced"
+                    "replaced the clustering stored in"
                 } else {
-                    "stored"
+                    "stored the clustering in"
                 },
                 dir.display()
             );
@@ -324,6 +324,17 @@ fn without_model(
     if let Some(latent) = method.latent() {
         if a.k.is_none() {
             return Err(k_required().into());
+        }
+        if a.k == Some(KArg::Auto) && a.k_range.0.max(1) > table.n_rows() {
+            // known before training: say so now, not after it
+            return Err(VaeError::Usage(format!(
+                "--k-range {}..{}: K must be at most the {} rows of {}",
+                a.k_range.0,
+                a.k_range.1,
+                table.n_rows(),
+                table.source_name()
+            ))
+            .into());
         }
         let mut train = a.train.clone();
         if latent == ClusterMethod::N2d {

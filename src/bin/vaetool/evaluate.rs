@@ -140,14 +140,22 @@ pub fn run(a: Args) -> Result<()> {
             .iter()
             .enumerate()
             .map(|(i, v)| {
-                v.parse::<f64>().map_err(|_| {
+                let bad = |what: &str| {
                     VaeError::Input(format!(
-                        "{}: row {}, column '{}': cannot read \"{v}\" as a score",
+                        "{}: row {}, column '{}': {what}",
                         scores_t.source_name(),
                         i + 1,
                         a.score_column
                     ))
-                })
+                };
+                match v.parse::<f64>() {
+                    Ok(x) if x.is_finite() => Ok(x),
+                    Ok(_) => Err(bad(&format!("\"{v}\" is not a finite score"))),
+                    Err(_) => Err(bad(&format!(
+                        "cannot read \"{}\" as a score",
+                        vaetool::data::clip(v)
+                    ))),
+                }
             })
             .collect::<Result<_, _>>()?;
         let (Some(auc), Some(ap)) = (roc_auc(&scores, &y), average_precision(&scores, &y)) else {

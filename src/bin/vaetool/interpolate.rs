@@ -30,21 +30,30 @@ pub struct Args {
     #[arg(long)]
     to: String,
     /// Points on the line, both ends included.
-    #[arg(long, default_value_t = 10)]
-    steps: usize,
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(2..=100_000))]
+    steps: u64,
     /// Output: PNG (`*.png`, image models) or CSV (default: stdout).
     #[arg(short, long)]
     output: Option<PathBuf>,
 }
 
 pub fn run(a: Args) -> Result<()> {
-    if a.steps < 2 {
-        return Err(VaeError::Usage("--steps must be at least 2".into()).into());
-    }
+    let steps = a.steps as usize; // 2..=100,000 (clap)
     pipeline::guard_output(a.output.as_deref(), Some(&a.data), Some(&a.model), &[])?;
     let (m, input, p) = pipeline::load_and_prepare(&a.model, &a.data)?;
     let shape = pipeline::picture_shape(&m, a.output.as_deref())?;
     let find = |flag: &str, id: &str| -> Result<usize> {
+        let n = p.ids.iter().filter(|i| *i == id).count();
+        if n > 1 {
+            return Err(VaeError::Usage(format!(
+                "{flag} '{}': {n} rows of {} have this {}; name a row by a unique id \
+                 (--id-column)",
+                vaetool::data::clip(id),
+                input.source_name(),
+                p.id_name
+            ))
+            .into());
+        }
         p.ids.iter().position(|i| i == id).ok_or_else(|| {
             VaeError::Usage(format!(
                 "{flag} '{id}': no row of {} has this {} (ids run from '{}' to '{}')",
@@ -59,7 +68,7 @@ pub fn run(a: Args) -> Result<()> {
     let (i, j) = (find("--from", &a.from)?, find("--to", &a.to)?);
     let device = Default::default();
     let (mu, _) = embed(&m.model, &p.x, &device);
-    let z = interpolate(mu.row(i), mu.row(j), a.steps);
+    let z = interpolate(mu.row(i), mu.row(j), steps);
     let x = decode_mean(&m.model, &m.config.model, &z, &device);
     if let (Some(shape), Some(path)) = (shape, &a.output) {
         let mut tiles: Vec<&[f32]> = vec![p.x.row(i)];
@@ -72,7 +81,7 @@ pub fn run(a: Args) -> Result<()> {
         eprintln!(
             "drew '{}', {} interpolated images and '{}' into {}",
             a.from,
-            a.steps,
+            steps,
             a.to,
             path.display()
         );
@@ -85,11 +94,11 @@ pub fn run(a: Args) -> Result<()> {
     out.write_csv(
         &header,
         rows.into_iter().enumerate().map(|(s, mut row)| {
-            let t = s as f64 / (a.steps - 1) as f64;
+            let t = s as f64 / (steps - 1) as f64;
             row.splice(0..0, [s.to_string(), vaetool::output::fmt_f(t)]);
             row
         }),
     )?;
-    eprintln!("decoded {} points from '{}' to '{}'", a.steps, a.from, a.to);
+    eprintln!("decoded {} points from '{}' to '{}'", steps, a.from, a.to);
     Ok(())
 }

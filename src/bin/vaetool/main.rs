@@ -50,6 +50,7 @@ enum Command {
 
 fn main() -> ExitCode {
     vaetool::backend::tune_allocator();
+    vaetool::output::remove_temporaries_on_signals();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Train(a) => train::run(a),
@@ -65,10 +66,14 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
-            let user = e
-                .downcast_ref::<VaeError>()
-                .is_some_and(VaeError::is_user_error);
+            // a VaeError's message already says its cause (`{e:#}` would repeat the OS error)
+            let vae = e.downcast_ref::<VaeError>();
+            let msg = match vae {
+                Some(v) => v.to_string(),
+                None => format!("{e:#}"),
+            };
+            eprintln!("error: {}", vaetool::data::clip_message(&msg));
+            let user = vae.is_some_and(VaeError::is_user_error);
             ExitCode::from(if user { 2 } else { 1 })
         }
     }

@@ -53,6 +53,14 @@ impl Input {
         }
     }
 
+    /// Number of rows (images).
+    pub fn n_rows(&self) -> usize {
+        match self {
+            Input::Table(t) => t.n_rows(),
+            Input::Images(s) => s.x.rows,
+        }
+    }
+
     /// Whether the table has this column (images have no named columns).
     pub fn has_column(&self, name: &str) -> bool {
         match self {
@@ -130,6 +138,13 @@ pub fn read_for(d: &DataArgs, target: Option<ImageShape>) -> Result<Input> {
             _ => Ok(()),
         }
     };
+    if format != Format::Csv && d.data == Path::new("-") {
+        return Err(usage(
+            "-: IDX files and image folders are read from a path, not from standard input \
+             (only CSV can come from -)"
+                .into(),
+        ));
+    }
     Ok(match format {
         Format::Csv => Input::Table(read_table(&d.data, &d.read_options())?),
         Format::Idx => {
@@ -138,8 +153,10 @@ pub fn read_for(d: &DataArgs, target: Option<ImageShape>) -> Result<Input> {
             Input::Images(s)
         }
         Format::Images => {
-            if d.image_size == Some(0) {
-                return Err(usage("--image-size must be at least 1".into()));
+            if let Some(n) = d.image_size.filter(|n| !(1..=4096).contains(n)) {
+                return Err(usage(format!(
+                    "--image-size must be from 1 to 4096, got {n}"
+                )));
             }
             let size = d.image_size.map(|n| (n, n));
             if let (Some(t), Some(sz)) = (target, size) {
@@ -269,10 +286,16 @@ fn train_config(t: &TrainArgs, epochs: usize, batch: usize) -> TrainConfig {
 
 /// Validates the training flags and their combinations before any data is read or fitted.
 pub fn check_flags(t: &TrainArgs, prior: Prior) -> Result<()> {
-    let probe = VaeConfig::new(1, vec![1], 1)
-        .with_likelihood(t.likelihood.unwrap_or(Likelihood::Gaussian))
-        .with_prior(prior)
-        .with_variant(t.variant);
+    let probe = VaeConfig::new(
+        1,
+        t.hidden.clone().unwrap_or_else(|| vec![1]),
+        t.latent.unwrap_or(1),
+    )
+    .with_likelihood(t.likelihood.unwrap_or(Likelihood::Gaussian))
+    .with_prior(prior)
+    .with_variant(t.variant);
+    // the sizes the flags name, before any data is read
+    probe.check()?;
     let cfg = train_config(t, t.epochs.unwrap_or(1), t.batch_size.unwrap_or(1));
     cfg.check()?;
     vaetool::train::check_variant(&probe, &cfg)?;

@@ -197,14 +197,34 @@ fn scores(a: ScoreArgs) -> Result<()> {
             t.headers.join(", ")
         ))
     })?;
+    if let Some(t) = a.threshold.filter(|t| !t.is_finite()) {
+        return Err(
+            VaeError::Usage(format!("--threshold must be a finite number, got {t}")).into(),
+        );
+    }
     let mut scores = Vec::with_capacity(t.n_rows());
     for (r, v) in t.columns[col].iter().enumerate() {
-        scores.push(v.parse::<f64>().map_err(|_| {
+        let bad = |what: String| {
             VaeError::Input(format!(
-                "{name}: line {}, column '{}': cannot read \"{v}\" as a number",
-                t.lines[r], a.score_column
+                "{name}: line {}, column '{}': {what}",
+                t.lines[r],
+                vaetool::data::clip(&a.score_column)
             ))
-        })?);
+        };
+        match v.parse::<f64>() {
+            Ok(x) if x.is_finite() => scores.push(x),
+            Ok(_) => return Err(bad(format!("\"{v}\" is not a finite score")).into()),
+            Err(_) => {
+                return Err(bad(format!(
+                    "cannot read \"{}\" as a number",
+                    vaetool::data::clip(v)
+                ))
+                .into())
+            }
+        }
+    }
+    if scores.is_empty() {
+        return Err(VaeError::Input(format!("{name}: no scores to plot")).into());
     }
     let stored = match &a.model {
         Some(dir) => pipeline::load(dir)?

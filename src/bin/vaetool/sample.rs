@@ -41,6 +41,9 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
+/// The most rows one `sample` run generates.
+const MAX_ROWS: usize = 1_000_000;
+
 pub fn run(a: Args) -> Result<()> {
     pipeline::guard_output(a.output.as_deref(), None, Some(&a.model), &[])?;
     let png = pipeline::wants_png(a.output.as_deref());
@@ -51,6 +54,19 @@ pub fn run(a: Args) -> Result<()> {
         return Err(
             VaeError::Usage("-n, --per-cluster and --cols must be at least 1".into()).into(),
         );
+    }
+    let rows = a.n.unwrap_or(0).max(
+        a.per_cluster
+            .unwrap_or(0)
+            .saturating_mul(vae.prior.k().unwrap_or(1)),
+    );
+    if rows > MAX_ROWS || a.cols.is_some_and(|c| c > MAX_ROWS) {
+        return Err(VaeError::Usage(format!(
+            "at most {MAX_ROWS} rows are generated at a time (asked for {}); run sample again \
+             with other --seed values for more",
+            rows.max(a.cols.unwrap_or(0))
+        ))
+        .into());
     }
     let out = if png {
         None
