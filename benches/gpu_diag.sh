@@ -124,11 +124,15 @@ for f in $FLAVOURS; do
   if [ "$f" = cuda ]; then
     # 3. scoring, then 4. the CPU/GPU agreement, right after the default flavour
     say ""
-    say "| scoring, 1,000,000 rows in memory (default tabular model, 10 draws) | rows/s |"
-    say "|---|---|"
+    say "| scoring, 1,000,000 rows in memory (default tabular model, 10 draws) | rows/s | mean score |"
+    say "|---|---|---|"
     for d in "$dev" cpu; do
       line=$(timeout 120 "$bin/throughput-cuda" tab "$d" 256 2 2>>"$log" | grep '^vaetool score')
-      say "| $d | $(echo "$line" | sed -n 's/.*: \([0-9]*\) rows.*/\1/p')${line:+ (${line##*(})}${line:-failed or timed out} |"
+      if [ -z "$line" ]; then
+        say "| $d | failed or timed out (see gpu_diag.log) | |"
+      else
+        say "| $d | $(echo "$line" | sed -n 's/.*: \([0-9]*\) rows.*/\1/p') | $(echo "$line" | field 'mean score') |"
+      fi
     done
     say ""
     say "gpu_check (CUDA flavour \`cuda\`):"
