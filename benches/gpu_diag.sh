@@ -22,6 +22,8 @@
 #
 #   BIN_DIR=.gpu benches/gpu_diag.sh                 on the GPU machine (.gpu/bins.tar.xz carried)
 #   DEVICE=cpu EPOCHS=1 BIN_DIR=.gpu benches/gpu_diag.sh   the dry run, here, on the CPU
+# Knobs: FLAVOURS (default "cuda cuda-autotune cuda-fused"), CASES ("mlp 256,mlp 1024,conv 256"),
+# EPOCHS (5), BUDGET (440 s), LIMITS ("EMPTY CACHED" seconds per case), TORCH=0 (no PyTorch).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bin="${BIN_DIR:-.gpu}"
@@ -61,7 +63,7 @@ say "|---|---|---|---|"
 IFS=, read -ra cases <<<"$CASES"
 for c in "${cases[@]}"; do
   read -r model batch <<<"$c"
-  if ! python3 -c 'import torch' 2>/dev/null; then
+  if [ "${TORCH:-1}" = 0 ] || ! python3 -c 'import torch' 2>/dev/null; then
     say "| $model | $batch | no torch here | |"
     continue
   fi
@@ -116,10 +118,11 @@ flavour() { # flavour empty-limit cached-limit cases...
   done
 }
 for f in $FLAVOURS; do
+  # LIMITS="EMPTY CACHED" seconds per case overrides the flavour's own
   case "$f" in
-  cuda) flavour cuda 90 45 "${cases[@]}" ;;
-  cuda-fused) flavour cuda-fused 60 30 "${cases[0]}" ;;
-  *) flavour "$f" 60 30 "${cases[@]}" ;;
+  cuda) flavour cuda ${LIMITS:-90 45} "${cases[@]}" ;;
+  cuda-fused) flavour cuda-fused ${LIMITS:-60 30} "${cases[0]}" ;;
+  *) flavour "$f" ${LIMITS:-60 30} "${cases[@]}" ;;
   esac
   if [ "$f" = cuda ]; then
     # 3. scoring, then 4. the CPU/GPU agreement, right after the default flavour

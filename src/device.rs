@@ -73,6 +73,86 @@ impl Compute {
 /// True when this binary was built with CUDA support.
 pub const HAS_CUDA: bool = cfg!(feature = "cuda");
 
+/// What a run asks of the device, for `--device auto`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Workload {
+    /// Training steps of this many multiply-adds each (forward and backward), or a conv
+    /// network (`None`: image convolutions, always worth a GPU).
+    Train {
+        /// Multiply-adds per step, `None` for a conv network.
+        macs_per_step: Option<f64>,
+    },
+    /// Scoring this many rows.
+    Score {
+        /// Rows scored.
+        rows: usize,
+    },
+}
+
+impl Workload {
+    /// The training workload of a network at a batch size: about three times the weights'
+    /// multiply-adds per row (forward, and the backward pass's two products).
+    pub fn training(vae: &VaeConfig, batch_size: usize) -> Workload {
+        let macs_per_step = match vae.arch {
+            crate::model::Arch::Conv => None,
+            crate::model::Arch::Mlp => {
+                Some(3.0 * batch_size as f64 * vae.mlp_parameters().map_or(f64::MAX, |p| p as f64))
+            }
+        };
+        Workload::Train { macs_per_step }
+    }
+}
+
+/// Training steps smaller than this (multiply-adds) run faster on the CPU: a step of burn's
+/// CUDA backend costs about 7 ms however small (measured on an H200: 136–145 steps/s for the
+/// 784-500-500-2000-10 MLP at batch 256 and 1024 alike, launch-bound), which two CPU cores
+/// spend on about 3·10⁸ multiply-adds. The digits model (64-256-128-10, batch 128, ~4·10⁷)
+/// stays on the CPU; the VaDE-size MLP at batch 256 (~2.5·10⁹) goes to the GPU.
+pub const GPU_MIN_MACS_PER_STEP: f64 = 3e8;
+
+/// Scoring fewer rows than this runs faster on the CPU, the GPU's start and transfers
+/// included (measured on an H200: 10.5M rows/s on the GPU against 0.68M on 16 CPU cores for
+/// 1M rows of the default tabular model).
+pub const GPU_MIN_SCORE_ROWS: usize = 500_000;
+
+/// Whether `--device auto` sends this workload to the GPU in this build, and if not, why.
+/// Only the default `cuda` flavour qualifies: the `cuda-autotune` and `cuda-fused` builds
+/// never finished a first training step within 120 s on an H200 (benches/RESULTS.md, "GPU").
+pub fn gpu_pays_off(w: Workload) -> std::result::Result<(), String> {
+    if cfg!(feature = "cuda-autotune") {
+        return Err(
+            "this build's CUDA flavour (autotune) warms up for minutes; pass --device \
+                    cuda to use it anyway"
+                .into(),
+        );
+    }
+    match w {
+        Workload::Train {
+            macs_per_step: Some(m),
+        } if m < GPU_MIN_MACS_PER_STEP => Err(format!(
+            "training steps of this model are small ({m:.1e} multiply-adds), which the CPU \
+             runs faster; pass --device cuda to use the GPU anyway"
+        )),
+        Workload::Score { rows } if rows < GPU_MIN_SCORE_ROWS => Err(format!(
+            "{rows} rows score faster on the CPU; pass --device cuda to use the GPU anyway"
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Resolves a request for a workload: as [`resolve`], except that `auto` takes the GPU only
+/// where [`gpu_pays_off`] says it is faster, and otherwise says why it stays on the CPU (in a
+/// CUDA build).
+pub fn resolve_for(req: DeviceRequest, w: Workload) -> Result<(Compute, Option<String>)> {
+    match (req, gpu_pays_off(w)) {
+        (DeviceRequest::Auto, Err(why)) => Ok((
+            Compute::Cpu,
+            HAS_CUDA.then(|| format!("--device auto: {why}")),
+        )),
+        _ => resolve(req),
+    }
+}
+
 /// Resolves a request. Returns the device and, for `auto` falling back to the CPU in a CUDA
 /// build, a one-line notice saying why.
 pub fn resolve(req: DeviceRequest) -> Result<(Compute, Option<String>)> {
@@ -263,6 +343,46 @@ pub fn score_on(
 mod tests {
     use super::*;
     use burn::prelude::*;
+
+    #[test]
+    fn auto_sends_only_large_work_to_the_gpu() {
+        // the parameter count is the network's own
+        for vae in [
+            VaeConfig::new(64, vec![256, 128], 10),
+            VaeConfig::new(20, vec![128, 64], 5),
+            VaeConfig::new(7, vec![], 2),
+        ] {
+            let m = vae.init::<Cpu>(&Default::default());
+            assert_eq!(vae.mlp_parameters(), Some(m.num_params() as u64), "{vae:?}");
+        }
+        // digits at batch 128: 3·128·(64·256+256 + 256·128+128 + 2·(128·10+10) + …) ≈ 4e7
+        let digits = Workload::training(&VaeConfig::new(64, vec![256, 128], 10), 128);
+        assert!(gpu_pays_off(digits).is_err());
+        let vade = Workload::training(&VaeConfig::new(784, vec![500, 500, 2000], 10), 256);
+        let Workload::Train {
+            macs_per_step: Some(m),
+        } = vade
+        else {
+            panic!("{vade:?}")
+        };
+        assert!((2e9..3e9).contains(&m), "{m}");
+        let conv = VaeConfig::new(784, vec![256], 10).with_arch(crate::model::Arch::Conv);
+        let small = Workload::Score { rows: 150 };
+        let large = Workload::Score { rows: 1_000_000 };
+        if cfg!(feature = "cuda-autotune") {
+            assert!(gpu_pays_off(vade).is_err());
+        } else {
+            assert_eq!(gpu_pays_off(vade), Ok(()));
+            assert_eq!(gpu_pays_off(Workload::training(&conv, 64)), Ok(()));
+            assert_eq!(gpu_pays_off(large), Ok(()));
+        }
+        assert!(gpu_pays_off(small).is_err());
+        // on the CPU build auto is the CPU, silently
+        if !HAS_CUDA {
+            let (c, note) = resolve_for(DeviceRequest::Auto, large).unwrap();
+            assert!(matches!(c, Compute::Cpu) && note.is_none());
+        }
+    }
 
     #[test]
     fn requests_parse() {

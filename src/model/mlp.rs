@@ -259,18 +259,7 @@ impl VaeConfig {
                 ));
             }
         }
-        // encoder, the two heads and the mirrored decoder, weights and biases
-        let mut widths = vec![self.input_dim as u64];
-        widths.extend(self.hidden.iter().map(|&w| w as u64));
-        let layer = |a: u64, b: u64| (a + 1).checked_mul(b);
-        let params = widths
-            .windows(2)
-            .try_fold(0u64, |acc, w| Some(acc + 2 * layer(w[0], w[1])?))
-            .and_then(|p| {
-                let last = *widths.last().expect("inputs");
-                Some(p + 3 * layer(last, self.latent as u64)?)
-            });
-        match params {
+        match self.mlp_parameters() {
             Some(p) if p <= MAX_PARAMETERS => Ok(()),
             _ => bad(format!(
                 "a network of {} inputs, hidden {:?} and latent {} would have more than \
@@ -278,6 +267,27 @@ impl VaeConfig {
                 self.input_dim, self.hidden, self.latent
             )),
         }
+    }
+
+    /// Parameters of the MLP network of these sizes (encoder, the two heads, the mirrored
+    /// decoder, weights and biases, and the per-input output log-variance), counted without
+    /// overflow; `None` past u64. A conv network of the same sizes has fewer (its MLP part
+    /// starts from the conv features).
+    pub fn mlp_parameters(&self) -> Option<u64> {
+        let mut widths = vec![self.input_dim as u64];
+        widths.extend(self.hidden.iter().map(|&w| w as u64));
+        widths.push(self.latent as u64);
+        // a layer a → b has (a + 1)·b parameters; the decoder runs the widths backwards
+        let layer = |a: u64, b: u64| a.checked_add(1)?.checked_mul(b);
+        let mut total = self.input_dim as u64;
+        for w in widths.windows(2) {
+            total = total
+                .checked_add(layer(w[0], w[1])?)?
+                .checked_add(layer(w[1], w[0])?)?;
+        }
+        // the second head (log-variance) beside the mean
+        let n = widths.len();
+        total.checked_add(layer(widths[n - 2], widths[n - 1])?)
     }
 
     /// Builds the module with freshly initialized weights.

@@ -443,7 +443,7 @@ pub fn run(a: Args) -> Result<()> {
     if a.model.is_none() {
         pipeline::check_flags(&a.train, vaetool::model::Prior::Standard)?;
     }
-    pipeline::compute(&a.train)?;
+    pipeline::check_device(&a.train)?;
     pipeline::guard_output(
         a.output.as_deref(),
         Some(&a.data),

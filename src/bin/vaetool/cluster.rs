@@ -431,6 +431,7 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     pipeline::guard_output(a.output.as_deref(), Some(&a.data), a.model.as_deref(), &[])?;
+    pipeline::check_device(&a.train)?;
     let out = Output::create(a.output.as_deref())?;
     let target = a
         .save_model

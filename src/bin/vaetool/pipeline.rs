@@ -12,7 +12,9 @@ use vaetool::data::image::{
     looks_like_idx, read_idx_images, read_image_folder, FolderOptions, ImageSet, ImageShape,
 };
 use vaetool::data::{read_table, Prepared, Schema, Table};
-use vaetool::device::{resolve, score_on, train_on, train_one_step_on, Compute};
+use vaetool::device::{
+    resolve_for, score_on, train_on, train_one_step_on, Compute, DeviceRequest, Workload,
+};
 use vaetool::infer;
 use vaetool::metrics;
 use vaetool::model::{
@@ -447,9 +449,14 @@ pub fn train_model(
 ) -> Result<TrainedModel> {
     let s = setup(table, d, f, t, Prior::Standard)?;
     let mut progress = Progress::new(s.cfg.epochs, t.quiet);
-    let result = train_on(compute(t)?, &s.data.x, &s.vae, &s.cfg, &mut |e| {
-        progress.update(e)
-    });
+    let work = Workload::training(&s.vae, s.cfg.batch_size);
+    let result = train_on(
+        compute(t.device, work)?,
+        &s.data.x,
+        &s.vae,
+        &s.cfg,
+        &mut |e| progress.update(e),
+    );
     progress.finish();
     Ok(s.finish(result?, t.quiet))
 }
@@ -510,7 +517,7 @@ pub fn train_one_step_model(
     let mut current: Option<(Phase, Progress)> = None;
     let epochs = s.cfg.epochs;
     let result = train_one_step_on(
-        compute(t)?,
+        compute(t.device, Workload::training(&s.vae, s.cfg.batch_size))?,
         &s.data.x,
         &s.vae,
         &s.cfg,
@@ -561,14 +568,26 @@ pub fn train_one_step_model(
 }
 
 static COMPUTE: std::sync::OnceLock<Compute> = std::sync::OnceLock::new();
+static REQUEST: std::sync::OnceLock<DeviceRequest> = std::sync::OnceLock::new();
 
-/// The device of this run (`--device`), resolved once; `auto` falling back to the CPU in a
-/// CUDA build says why in one line.
-pub fn compute(t: &TrainArgs) -> Result<&'static Compute> {
+/// Checks `--device` at once (a missing driver or `cuda:7` on a one-GPU machine fails before
+/// any work) and remembers it; `auto` is decided later, by the work ([`compute`]).
+pub fn check_device(t: &TrainArgs) -> Result<()> {
+    REQUEST.get_or_init(|| t.device);
+    if t.device != DeviceRequest::Auto {
+        compute(t.device, Workload::Score { rows: usize::MAX })?;
+    }
+    Ok(())
+}
+
+/// The device of this run, resolved once, for its first workload; `auto` staying on the CPU
+/// in a CUDA build says why in one line.
+pub fn compute(req: DeviceRequest, w: Workload) -> Result<&'static Compute> {
     if let Some(c) = COMPUTE.get() {
         return Ok(c);
     }
-    let (c, notice) = resolve(t.device)?;
+    REQUEST.get_or_init(|| req);
+    let (c, notice) = resolve_for(req, w)?;
     if let Some(n) = notice {
         eprintln!("note: {n}");
     }
@@ -585,7 +604,8 @@ pub fn scores_of(
     samples: usize,
     seed: u64,
 ) -> Result<Vec<f64>> {
-    let c = COMPUTE.get().unwrap_or(&Compute::Cpu);
+    let req = REQUEST.get().copied().unwrap_or(DeviceRequest::Cpu);
+    let c = compute(req, Workload::Score { rows: x.rows })?;
     Ok(score_on(c, model, vae, x, kind, samples, seed)?)
 }
 

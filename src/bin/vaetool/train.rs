@@ -23,6 +23,7 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<()> {
     pipeline::check_flags(&a.train, vaetool::model::Prior::Standard)?;
+    pipeline::check_device(&a.train)?;
     let target = vaetool::modeldir::ModelTarget::claim(&a.output)?;
     let table = pipeline::read(&a.data)?;
     let t = pipeline::train_model(&table, &a.data, &a.features, &a.train)?;
