@@ -191,10 +191,13 @@ mod gpu {
     /// Points cubecl's caches at the user's cache directory (once per process), and, when
     /// `VAETOOL_KERNEL_LOG=FILE` is set, turns on cubecl's compilation logger (one
     /// `[Compiling kernel] NAME` line per kernel compiled, none for a kernel found in the cache)
-    /// and its autotune logger, appending to FILE: how `benches/gpu_diag.sh` counts kernels.
+    /// and its autotune logger, appending to FILE: how `benches/gpu_diag.sh` counts kernels;
+    /// `VAETOOL_LAUNCH_LOG=FILE` logs every kernel launch (`Executing NAME`), for counting
+    /// launches per training step.
     fn caches() {
         use cubecl_runtime::config::autotune::AutotuneLogLevel;
         use cubecl_runtime::config::compilation::CompilationLogLevel;
+        use cubecl_runtime::config::profiling::ProfilingLogLevel;
         use cubecl_runtime::config::{cache::CacheConfig, CubeClRuntimeConfig, RuntimeConfig};
         static ONCE: std::sync::Once = std::sync::Once::new();
         ONCE.call_once(|| {
@@ -210,6 +213,11 @@ mod gpu {
             if let Some(root) = root {
                 cfg.autotune.cache = CacheConfig::File(root.join("autotune"));
                 cfg.compilation.cache = Some(CacheConfig::File(root.join("compilation")));
+            }
+            if let Some(log) = std::env::var_os("VAETOOL_LAUNCH_LOG") {
+                // one `Executing NAME` line per kernel launched (for counting launches a step)
+                cfg.profiling.logger.level = ProfilingLogLevel::Minimal;
+                cfg.profiling.logger.file = Some(log.into());
             }
             if let Some(log) = std::env::var_os("VAETOOL_KERNEL_LOG") {
                 cfg.compilation.logger.level = CompilationLogLevel::Basic;
