@@ -1881,3 +1881,50 @@ fn factor_vae_latents_are_less_dependent_than_a_plain_vae() {
     let (v, f) = (median(vae), median(factor));
     assert!(f + 0.05 < v, "FactorVAE median {f} vs VAE median {v}");
 }
+
+#[test]
+fn help_examples_completions_and_version() {
+    for cmd in [
+        "train",
+        "embed",
+        "cluster",
+        "anomalies",
+        "sample",
+        "reconstruct",
+        "interpolate",
+        "plot",
+        "evaluate",
+        "completions",
+    ] {
+        let (out, _) = ok(&[cmd, "--help"]);
+        let examples = out
+            .split("Examples:\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{cmd}:\n{out}"));
+        let lines: Vec<&str> = examples.lines().filter(|l| !l.trim().is_empty()).collect();
+        assert!((2..=3).contains(&lines.len()), "{cmd}: {lines:?}");
+        for l in lines {
+            assert!(
+                l.trim_start().starts_with(&format!("vaetool {cmd} ")),
+                "{cmd}: {l}"
+            );
+        }
+    }
+    for (shell, marker) in [
+        ("bash", "_vaetool()"),
+        ("zsh", "#compdef vaetool"),
+        ("fish", "complete -c vaetool"),
+    ] {
+        let (out, _) = ok(&["completions", shell]);
+        assert!(out.contains(marker), "{shell}");
+        assert!(
+            out.contains("anomalies") && out.contains("--label-column"),
+            "{shell}"
+        );
+    }
+    fails(&["completions", "tcsh"], 2);
+    let (out, _) = ok(&["--version"]);
+    let cuda = cfg!(feature = "cuda");
+    assert_eq!(out.contains("(CUDA: "), cuda, "{out}");
+    assert_eq!(out.contains("CPU only"), !cuda, "{out}");
+}

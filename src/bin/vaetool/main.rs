@@ -20,7 +20,10 @@ use vaetool::VaeError;
 
 /// The version line: the package version and the GPU support this binary was built with.
 const VERSION: &str = if cfg!(feature = "cuda-fused") {
-    concat!(env!("CARGO_PKG_VERSION"), " (CUDA: cuda-fused, fusion + autotune)")
+    concat!(
+        env!("CARGO_PKG_VERSION"),
+        " (CUDA: cuda-fused, fusion + autotune)"
+    )
 } else if cfg!(feature = "cuda-autotune") {
     concat!(env!("CARGO_PKG_VERSION"), " (CUDA: cuda-autotune)")
 } else if cfg!(feature = "cuda") {
@@ -117,7 +120,12 @@ fn main() -> ExitCode {
         Command::Evaluate(a) => evaluate::run(a),
         Command::Completions { shell } => {
             use clap::CommandFactory;
-            clap_complete::generate(shell, &mut Cli::command(), "vaetool", &mut std::io::stdout());
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "vaetool",
+                &mut std::io::stdout(),
+            );
             Ok(())
         }
     };
