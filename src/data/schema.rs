@@ -36,9 +36,16 @@ impl FromStr for Impute {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Scale {
-    /// (x − mean) / standard deviation.
+    /// `shared` when the columns share one unit ([`shares_one_unit`]: pixels, counts on one
+    /// range), else `standard`. Resolved when the schema is fitted; never stored.
     #[default]
+    Auto,
+    /// (x − mean) / standard deviation.
     Standard,
+    /// (x − mean) / one pooled standard deviation for every column (the root of the columns'
+    /// mean variance): centred, but the columns keep their relative spread, so near-constant
+    /// ones (a digit's border pixels) stay near-constant instead of being blown up.
+    Shared,
     /// (x − median) / interquartile range: robust to outliers.
     Robust,
     /// (x − min) / (max − min), into [0, 1].
@@ -51,12 +58,14 @@ impl FromStr for Scale {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "auto" => Ok(Self::Auto),
+            "shared" => Ok(Self::Shared),
             "standard" => Ok(Self::Standard),
             "robust" => Ok(Self::Robust),
             "minmax" => Ok(Self::Minmax),
             "none" => Ok(Self::None),
             _ => Err(format!(
-                "unknown scaling '{s}' (expected standard, robust, minmax or none)"
+                "unknown scaling '{s}' (expected auto, standard, shared, robust, minmax or none)"
             )),
         }
     }
@@ -269,6 +278,8 @@ impl Schema {
         }
         let mut features = Vec::with_capacity(names.len());
         let mut constant = Vec::new();
+        // numeric columns' feature index and values, scaled once all are read
+        let mut numeric: Vec<(usize, Vec<f64>)> = Vec::new();
         for name in names {
             let col = table.column_index(&name).expect("checked above");
             if opts.categorical.contains(&name) {
@@ -313,7 +324,41 @@ impl Schema {
             if let Some(f) = fill {
                 values.resize(table.n_rows(), f);
             }
-            let (center, mut scale) = scale_stats(&mut values, opts.scale);
+            numeric.push((features.len(), values));
+            features.push(Feature::Numeric {
+                name,
+                fill,
+                center: 0.0,
+                scale: 1.0,
+            });
+        }
+        // the scaling, decided on all numeric columns at once
+        let scale_kind = match opts.scale {
+            Scale::Auto if shares_one_unit(numeric.iter().map(|(_, v)| v.as_slice())) => {
+                Scale::Shared
+            }
+            Scale::Auto => Scale::Standard,
+            s => s,
+        };
+        let pooled = (scale_kind == Scale::Shared).then(|| {
+            let vars: Vec<f64> = numeric.iter().map(|(_, v)| mean_std(v).1.powi(2)).collect();
+            (vars.iter().sum::<f64>() / vars.len().max(1) as f64).sqrt()
+        });
+        for (i, mut values) in numeric {
+            let Feature::Numeric {
+                name,
+                center: c,
+                scale: s,
+                ..
+            } = &mut features[i]
+            else {
+                unreachable!("numeric features are recorded as such")
+            };
+            let name = name.clone();
+            let (center, mut scale) = match pooled {
+                Some(p) => (mean_std(&values).0, p),
+                None => scale_stats(&mut values, scale_kind),
+            };
             if !(center.is_finite() && (scale.is_finite() || scale.is_nan())) {
                 let (lo, hi) = values
                     .iter()
@@ -328,17 +373,12 @@ impl Schema {
                 )));
             }
             if scale.is_nan() || scale <= 1e-12 {
-                if opts.scale != Scale::None {
+                if scale_kind != Scale::None {
                     constant.push(name.clone());
                 }
                 scale = 1.0;
             }
-            features.push(Feature::Numeric {
-                name,
-                fill,
-                center,
-                scale,
-            });
+            (*c, *s) = (center, scale);
         }
         if !constant.is_empty() {
             warnings.push(format!(
@@ -353,7 +393,7 @@ impl Schema {
                 id_column: opts.id_column.clone(),
                 label_column: opts.label_column.clone(),
                 features,
-                scale: opts.scale,
+                scale: scale_kind,
                 impute: opts.impute,
                 image: None,
             },
@@ -651,9 +691,32 @@ fn mean_std(values: &[f64]) -> (f64, f64) {
     (mean * s, var.sqrt() * s)
 }
 
+/// Whether numeric columns share one unit, so that standardizing each apart would distort
+/// them: at least 8 columns, no negative value, and at least a quarter of the columns reaching
+/// the common maximum — pixel intensities (digits 0–16, MNIST 0–255), binary indicators, counts
+/// on one scale. Tables of measurements in different units (iris, wine) fail the test: their
+/// columns' maxima differ.
+pub fn shares_one_unit<'a>(columns: impl Iterator<Item = &'a [f64]>) -> bool {
+    let maxima: Vec<Option<f64>> = columns
+        .map(|c| {
+            let (lo, hi) = c
+                .iter()
+                .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &v| {
+                    (a.min(v), b.max(v))
+                });
+            (lo >= 0.0 && hi.is_finite()).then_some(hi)
+        })
+        .collect();
+    if maxima.len() < 8 || maxima.iter().any(Option::is_none) {
+        return false;
+    }
+    let top = maxima.iter().flatten().fold(0f64, |a, &b| a.max(b));
+    top > 0.0 && maxima.iter().flatten().filter(|&&m| m == top).count() * 4 >= maxima.len()
+}
+
 fn scale_stats(values: &mut [f64], scale: Scale) -> (f64, f64) {
     match scale {
-        Scale::Standard => mean_std(values),
+        Scale::Standard | Scale::Auto | Scale::Shared => mean_std(values),
         Scale::Robust => {
             values.sort_by(f64::total_cmp);
             let med = median(values);

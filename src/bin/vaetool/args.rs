@@ -93,7 +93,9 @@ pub struct FeatureArgs {
     /// Fill empty/NaN/inf cells with the training mean or median (default: they are errors).
     #[arg(long)]
     pub impute: Option<Impute>,
-    /// Feature scaling: standard, robust (median/IQR), minmax or none.
+    /// Feature scaling: standard, auto (shared when the columns share one unit, such as
+    /// pixels or counts on one range, else standard), shared (one pooled deviation for all
+    /// columns), robust (median/IQR), minmax or none.
     #[arg(long, default_value = "standard")]
     pub scale: Scale,
 }
