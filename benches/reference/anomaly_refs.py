@@ -10,7 +10,6 @@ run with seeds 1-5 and report the median. Prints one CSV line per table and dete
 
     python3 benches/reference/anomaly_refs.py datasets/shuttle.csv datasets/anomaly/*.csv
 """
-import csv
 import os
 import statistics
 import sys
@@ -22,32 +21,14 @@ from sklearn.ensemble import IsolationForest
 from sklearn.metrics import average_precision_score, roc_auc_score
 from sklearn.mixture import GaussianMixture
 
+from tables import load_table, standardize
+
 warnings.filterwarnings("ignore")
 
 
 def load(path):
-    with open(path) as f:
-        rows = list(csv.reader(f))
-    head, body = rows[0], rows[1:]
-    flags = path[:-4] + ".flags"
-    cat = set()
-    if os.path.exists(flags):
-        cat = set(open(flags).read().split()[1].split(","))
-    y = np.array([int(r[head.index("outlier")]) for r in body])
-    cols = []
-    for j, h in enumerate(head):
-        if h in ("id", "outlier"):
-            continue
-        vals = [r[j] for r in body]
-        if h in cat:
-            for level in sorted(set(vals)):
-                cols.append(np.array([v == level for v in vals], dtype=float))
-            continue
-        x = np.array([float(v) if v not in ("", "NA", "nan") else np.nan for v in vals])
-        x[np.isnan(x)] = np.nanmean(x)
-        sd = x.std()
-        cols.append((x - x.mean()) / (sd if sd > 0 else 1.0))
-    return np.column_stack(cols), y
+    x, y, _ = load_table(path, "outlier")
+    return standardize(x), np.array([int(v) for v in y])
 
 
 def detectors():

@@ -13,7 +13,6 @@ memory grows with the square of the rows). Prints one CSV line per table and met
 
 A table's label column is `label`, or names it after a colon.
 """
-import csv
 import os
 import statistics
 import sys
@@ -26,40 +25,18 @@ from sklearn.cluster import AgglomerativeClustering, KMeans, SpectralClustering
 from sklearn.metrics import adjusted_rand_score, normalized_mutual_info_score
 from sklearn.mixture import GaussianMixture
 
+from tables import load_table, standardize
+
 warnings.filterwarnings("ignore")
 
 
 def load(spec):
     path, _, label = spec.partition(":")
-    label = label or "label"
-    with open(path) as f:
-        rows = list(csv.reader(f))
-    head, body = rows[0], rows[1:]
-    flags = path[:-4] + ".flags"
-    cat = set()
-    if os.path.exists(flags):
-        cat = set(open(flags).read().split()[1].split(","))
-    y = [r[head.index(label)] for r in body]
-    pixels = all(h.startswith("pixel_") for h in head if h not in (label, "id"))
-    cols = []
-    for j, h in enumerate(head):
-        if h in (label, "id"):
-            continue
-        vals = [r[j] for r in body]
-        if h in cat:
-            for level in sorted(set(vals)):
-                cols.append(np.array([v == level for v in vals], dtype=float))
-            continue
-        x = np.array([float(v) if v not in ("", "NA", "nan") else np.nan for v in vals])
-        x[np.isnan(x)] = np.nanmean(x)
-        cols.append(x)
-    x = np.column_stack(cols)
-    if pixels:
+    x, y, names = load_table(path, label or "label")
+    if all(n.startswith("pixel_") for n in names):
         x = x / max(x.max(), 1.0)
     else:
-        sd = x.std(axis=0)
-        sd[sd == 0] = 1.0
-        x = (x - x.mean(axis=0)) / sd
+        x = standardize(x)
     _, yi = np.unique(y, return_inverse=True)
     return os.path.basename(path)[:-4], x, yi
 
