@@ -27,6 +27,7 @@ read -ra tables <<<"${TABLES:-datasets/shuttle.csv datasets/cardio.csv datasets/
 read -ra seeds <<<"${SEEDS:-1 2 3 4 5}"
 read -ra extra <<<"${FLAGS:-}"
 name="${NAME:-vaetool}"
+name="${name//,/;}" # (a comma would split the CSV line)
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 for f in "${tables[@]}"; do
   t=$(basename "$f" .csv)

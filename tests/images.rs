@@ -52,12 +52,15 @@ fn idx_and_png_folder_load_the_same_pixels_and_labels() {
     let (_, err) = ok(&[
         "train", &img, "--labels", &lab, "--epochs", "2", "-o", &model,
     ]);
+    // images train the MLP unless --arch conv says otherwise
     assert!(
-        err.contains("on 200 images of 1x28x28: conv network, hidden [256], latent 10, bernoulli"),
+        err.contains(
+            "on 200 images of 1x28x28: mlp network, hidden [512, 256], latent 10, bernoulli"
+        ),
         "{err}"
     );
     let cfg = std::fs::read_to_string(d.path().join("m/config.json")).unwrap();
-    assert!(cfg.contains("\"arch\": \"Conv\""), "{cfg}");
+    assert!(cfg.contains("\"arch\": \"Mlp\""), "{cfg}");
     let (from_idx, _) = ok(&["embed", &img, "--model", &model]);
     let (from_png, _) = ok(&["embed", &tiny_png(), "--model", &model]);
     assert!(from_idx.starts_with("index,z_0,"), "{from_idx}");
@@ -762,7 +765,9 @@ fn every_variant_works_with_the_conv_model() {
         ("capacity", vec!["--capacity", "5", "--gamma", "10"]),
     ] {
         let model = s(&d.path().join(name));
-        let mut args = vec!["train", &img, "--epochs", "2", "-o", &model];
+        let mut args = vec![
+            "train", &img, "--arch", "conv", "--epochs", "2", "-o", &model,
+        ];
         args.extend(flags.iter().copied());
         let (_, err) = ok(&args);
         assert!(err.contains("conv network"), "{name}: {err}");
