@@ -70,15 +70,17 @@ def cell(v):
     return str(v)
 
 
-def write(kind, name, header, rows, categorical=()):
+def write(kind, name, header, rows, categorical=(), impute=False):
     os.makedirs(os.path.join(HERE, kind), exist_ok=True)
     with open(os.path.join(HERE, kind, f"{name}.csv"), "w", newline="") as f:
         w = csv.writer(f, lineterminator="\n")
         w.writerow(header)
         w.writerows(rows)
     flags = os.path.join(HERE, kind, f"{name}.flags")
-    if categorical:
-        open(flags, "w").write("--categorical " + ",".join(categorical) + "\n")
+    words = (["--categorical", ",".join(categorical)] if categorical else []) + (
+        ["--impute", "mean"] if impute else [])
+    if words:
+        open(flags, "w").write(" ".join(words) + "\n")
     elif os.path.exists(flags):
         os.remove(flags)
     last = [r[-1] for r in rows]
@@ -200,7 +202,9 @@ def clustering():
     d = lazy("modeldata", "penguins")
     cols = [c for c in d.columns if c != "species"]
     rows = [r + [cell(s)] for r, s in zip(frame_rows(d, cols), d["species"])]
-    write("clustering", "penguins", cols + ["label"], rows, [c for c in ("island", "sex") if c in cols])
+    # (missing cells: the flags a user is told to add, --impute mean)
+    write("clustering", "penguins", cols + ["label"], rows, [c for c in ("island", "sex") if c in cols],
+          impute=True)
     # MNIST 10k and Fashion-MNIST t10k as 784-column pixel tables
     x, y = mnist()
     write("clustering", "mnist", [f"pixel_{i}" for i in range(784)] + ["label"],

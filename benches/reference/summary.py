@@ -41,12 +41,14 @@ def main():
     names = a.names.split(",")
     res, tables, dets = {}, [], []
     for row in csv.reader(open(a.results)):
-        if len(row) < 4 or row[2] == "":
-            continue
+        try:
+            scores = tuple(float(row[2 + i]) for i in range(len(names)))
+        except (ValueError, IndexError):
+            continue  # a failed run: its line says why
         t, d = row[0], row[1]
         if a.only and d not in a.only.split(","):
             continue
-        res[(t, d)] = tuple(float(row[2 + i]) for i in range(len(names)))
+        res[(t, d)] = scores
         if t not in tables:
             tables.append(t)
         if d not in dets:

@@ -15,7 +15,9 @@ def load_table(path, label):
     flags = path[:-4] + ".flags"
     cat = set()
     if os.path.exists(flags):
-        cat = set(open(flags).read().split()[1].split(","))
+        words = open(flags).read().split()
+        if "--categorical" in words:
+            cat = set(words[words.index("--categorical") + 1].split(","))
     y = [r[head.index(label)] for r in body]
     cols, names = [], []
     for j, h in enumerate(head):
