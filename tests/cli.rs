@@ -83,6 +83,30 @@ fn shuttle_anomalies_with_auc_at_least_097() {
     assert!(err.contains("flagged 715 of 10000 rows"), "{err}");
 }
 
+#[test]
+fn anomaly_defaults_keep_their_floors_on_cardio_and_breastw() {
+    // the development benchmark's defaults (benches/RESULTS.md, medians of seeds 1-5):
+    // cardio 0.9367 / 0.6005, breastw 0.9956 / 0.9917; 21 columns and 10% outliers, 9 columns
+    // and 35% outliers (shuttle, 10,000 rows, is the test above)
+    for (file, id, auc_floor, ap_floor) in [
+        ("cardio.csv", None, 0.92, 0.55),
+        ("breastw.csv", Some("id"), 0.985, 0.975),
+    ] {
+        let path = dataset(file);
+        let mut args = vec!["anomalies", &path, "--label-column", "outlier"];
+        if let Some(id) = id {
+            args.extend(["--id-column", id]);
+        }
+        args.extend(["--seed", "1", "-q", "-o", "-"]);
+        let (_, err) = ok(&args);
+        let (auc, ap) = (metric(&err, "ROC-AUC"), metric(&err, "precision"));
+        assert!(
+            auc >= auc_floor && ap >= ap_floor,
+            "{file}: {auc} / {ap}\n{err}"
+        );
+    }
+}
+
 // ---- reproducibility and model reuse ----
 
 #[test]
