@@ -28,7 +28,7 @@ read -ra extra <<<"${FLAGS:-}"
 name="${NAME:-vaetool}"
 name="${name//,/;}" # (a comma would split the CSV line)
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
-field() { sed -n "s/.*$1 \([0-9.]*\).*/\1/p"; }
+field() { sed -n "s/.*$1 \(-\{0,1\}[0-9.]*\).*/\1/p"; }
 for spec in "${tables[@]}"; do
   f="${spec%%:*}"
   label="${spec#*:}"

@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::prelude::*;
-use burn::record::{BinBytesRecorder, BinFileRecorder, FullPrecisionSettings, Recorder};
+use burn::record::{FullPrecisionSettings, Recorder, RecorderError};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
@@ -72,6 +72,46 @@ pub struct Summary {
     pub val_loss: Option<f64>,
     /// Training seconds.
     pub seconds: f64,
+}
+
+/// burn's binary record (`BinFileRecorder`'s bytes: bincode, standard configuration, full
+/// precision), decoded with a limit on what its length prefixes may claim — at most 16 times
+/// the file's size (at least 1 MiB) —, so that a corrupt `weights.bin` is an error instead of
+/// an abort allocating whatever its bytes claim (found by fuzzing: 13 bytes that claimed
+/// exabytes).
+#[derive(Debug, Default, Clone)]
+struct WeightsRecorder;
+
+impl<B: Backend> Recorder<B> for WeightsRecorder {
+    type Settings = FullPrecisionSettings;
+    type RecordArgs = ();
+    type RecordOutput = Vec<u8>;
+    type LoadArgs = Vec<u8>;
+
+    fn save_item<I: Serialize>(&self, item: I, _: ()) -> Result<Vec<u8>, RecorderError> {
+        bincode::serde::encode_to_vec(item, bincode::config::standard())
+            .map_err(|e| RecorderError::Unknown(e.to_string()))
+    }
+
+    fn load_item<I: DeserializeOwned>(&self, bytes: &mut Vec<u8>) -> Result<I, RecorderError> {
+        macro_rules! limited {
+            ($n:expr) => {
+                bincode::serde::decode_from_slice::<I, _>(
+                    bytes,
+                    bincode::config::standard().with_limit::<{ $n }>(),
+                )
+            };
+        }
+        match bytes.len() {
+            n if n <= 1 << 16 => limited!(1 << 20),
+            n if n <= 1 << 20 => limited!(1 << 24),
+            n if n <= 1 << 24 => limited!(1 << 28),
+            n if n <= 1 << 28 => limited!(1 << 32),
+            _ => limited!(1 << 36),
+        }
+        .map(|(v, _)| v)
+        .map_err(|e| RecorderError::DeserializeError(e.to_string()))
+    }
 }
 
 /// A model loaded from disk.
@@ -461,8 +501,7 @@ impl ModelTarget {
             std::fs::write(t.join(CONFIG), json_bytes(m.config)).map_err(werr(&self.dir))?;
             // to bytes, then written here: a full disk is the OS's plain error, not the
             // recorder's debug text
-            let bytes = BinBytesRecorder::<FullPrecisionSettings>::default()
-                .record(m.model.clone().into_record(), ())
+            let bytes = Recorder::<B>::record(&WeightsRecorder, m.model.clone().into_record(), ())
                 .map_err(|e| werr(&self.dir)(std::io::Error::other(e.to_string())))?;
             std::fs::write(t.join("weights.bin"), bytes).map_err(werr(&self.dir))?;
             std::fs::write(t.join("history.csv"), history_csv(m.history))
@@ -642,12 +681,14 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>
     // here and said as the corrupt file it is, without the panic's own message
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
+    let bytes = std::fs::read(&weights).map_err(|e| {
+        model_err(format!(
+            "{}: cannot load the weights (the file is missing, truncated or corrupt): {e}",
+            weights.display()
+        ))
+    })?;
     let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        fresh.load_file(
-            dir.join(WEIGHTS),
-            &BinFileRecorder::<FullPrecisionSettings>::new(),
-            device,
-        )
+        Recorder::<B>::load(&WeightsRecorder, bytes, device).map(|r| fresh.load_record(r))
     }));
     std::panic::set_hook(hook);
     let model = match loaded {
@@ -712,12 +753,19 @@ mod tests {
             std::fs::copy(f.path(), d.path().join(f.file_name())).unwrap();
         }
         assert!(load::<Cpu>(d.path(), &Default::default()).is_ok());
-        let crash = include_bytes!("../fuzz/corpus/modeldir/regression-tensor-shape");
-        std::fs::write(d.path().join("weights.bin"), &crash[1..]).unwrap();
-        let e = load::<Cpu>(d.path(), &Default::default()).unwrap_err();
-        assert!(
-            matches!(e, VaeError::Model(_)) && e.to_string().contains("cannot load the weights"),
-            "{e}"
-        );
+        // and fuzz/corpus/modeldir/regression-huge-length: 13 bytes whose length prefix
+        // claimed exabytes, an abort allocating them before the bounded decoder
+        for crash in [
+            &include_bytes!("../fuzz/corpus/modeldir/regression-tensor-shape")[..],
+            &include_bytes!("../fuzz/corpus/modeldir/regression-huge-length")[..],
+        ] {
+            std::fs::write(d.path().join("weights.bin"), &crash[1..]).unwrap();
+            let e = load::<Cpu>(d.path(), &Default::default()).unwrap_err();
+            assert!(
+                matches!(e, VaeError::Model(_))
+                    && e.to_string().contains("cannot load the weights"),
+                "{e}"
+            );
+        }
     }
 }

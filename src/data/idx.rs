@@ -94,10 +94,15 @@ fn parse_idx_from(path: &Path, mut r: impl Read) -> Result<IdxArray> {
         .chunks(4)
         .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
         .collect();
-    let n = dims
-        .iter()
-        .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
-        .filter(|&n| n <= MAX_IDX_BYTES)
+    // the whole array and one item (all dimensions but the first) within bounds: with a first
+    // dimension of 0 the whole is empty whatever the rest claims
+    let size = |ds: &[usize]| {
+        ds.iter()
+            .try_fold(1u64, |a, &d| a.checked_mul(d as u64))
+            .filter(|&n| n <= MAX_IDX_BYTES)
+    };
+    let n = size(&dims)
+        .filter(|_| size(&dims[1..]).is_some())
         .ok_or_else(|| {
             bad(
                 path,
@@ -184,6 +189,15 @@ mod tests {
         assert_eq!(a.dims, vec![512, 0, 1 << 25]);
         let m = a.to_matrix();
         assert_eq!((m.rows, m.cols, m.data.len()), (512, 0, 0));
+    }
+
+    #[test]
+    fn an_item_size_past_the_bound_is_refused_even_with_no_items() {
+        // found by the fuzzer (fuzz/corpus/idx/regression-item-overflow): dims [0, 49,
+        // 0x30ffffff, 0xffffffc2] — an empty array whose item size overflows 64 bits
+        let b = include_bytes!("../../fuzz/corpus/idx/regression-item-overflow");
+        let e = parse_idx(Path::new("o"), b).unwrap_err().to_string();
+        assert!(e.contains("the IDX header promises [0, 49,"), "{e}");
     }
 
     #[test]
