@@ -10,6 +10,8 @@
 //! - [`onestep`]: one-step clustering (VaDE, Su): pretraining, GMM initialization, restarts;
 //! - [`infer`]: embedding, cluster probabilities, anomaly scores (ELBO, IWAE, reconstruction)
 //!   and explanations on the plain (non-autodiff) backend;
+//! - [`estimator`]: what to train, decided once for every front end: training parameters
+//!   and their defaults, [`estimator::AnomalyDetector`] and [`estimator::Clusterer`];
 //! - [`device`]: `--device`: training and scoring on the CPU or a CUDA GPU;
 //! - [`generate`]: sampling rows from the prior or one cluster;
 //! - [`cluster`]: K-means and GMM on latent means (linfa), BIC model selection;
@@ -30,6 +32,7 @@ pub mod cluster;
 pub mod data;
 pub mod device;
 pub mod error;
+pub mod estimator;
 pub mod generate;
 pub mod infer;
 pub mod manifold;

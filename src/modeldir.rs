@@ -628,6 +628,11 @@ fn fill_defaults(config: &mut serde_json::Value) {
     }
 }
 
+/// Reads `summary.json` (`None` when the directory has none).
+pub fn load_summary(dir: &Path) -> Result<Option<Summary>> {
+    read_json(dir, "summary.json")
+}
+
 /// Loads `config.json` and the weights.
 pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>> {
     recover_interrupted(dir);

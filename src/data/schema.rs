@@ -72,7 +72,7 @@ impl FromStr for Scale {
 }
 
 /// What the user said about the columns of the training file.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct DataOptions {
     /// Column passed through to every output as the row id.
     pub id_column: Option<String>,

@@ -15,6 +15,8 @@ use vaetool::modeldir::ModelTarget;
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
+use vaetool::estimator::{anomaly_training, defaults, InputKind, TrainParams};
+
 use crate::args::{DataArgs, FeatureArgs, TrainArgs};
 use crate::pipeline;
 
@@ -192,41 +194,19 @@ type Scored = (
     vaetool::modeldir::ModelConfig,
 );
 
-/// Fraction of each batch trimmed by default when `anomalies` trains on the table it scores.
-pub const CONTAMINATED_TRIM: f64 = 0.45;
-/// Epochs by default when `anomalies` trains on the table it scores.
-pub const CONTAMINATED_EPOCHS: usize = 10;
+/// What the defaults of `anomalies` see in an input read as `d` says.
+fn input_kind(input: &pipeline::Input, d: &DataArgs) -> InputKind {
+    match input {
+        pipeline::Input::Images(_) => InputKind::Images,
+        pipeline::Input::Table(_) if d.image_shape.is_some() => InputKind::PixelTable,
+        pipeline::Input::Table(_) => InputKind::Table,
+    }
+}
 
-/// The training settings of `anomalies`, unless the flags say otherwise:
-/// - images (IDX, a folder, a CSV of pixels) score with the unit-variance Gaussian likelihood
-///   (squared error) instead of the Bernoulli one: the Bernoulli ELBO rates simple images of
-///   other classes (sandals, trousers) as likelier than the training class's own, so the
-///   one-class protocol's mean ROC-AUC is 0.7693 on Fashion-MNIST; the Gaussian gives 0.9068,
-///   and MNIST 0.8948 → 0.9018 (benches/RESULTS.md, MLP, 20 epochs);
-/// - a model that scores the very rows it learns from, outliers included (tables only): a
-///   trimmed ELBO (the worst-fitting 45% of each batch left out of the gradient) and a short
-///   run (10 epochs), so that the model learns the bulk of the rows before it can learn the
-///   rare ones. Measured on shuttle, cardio and breastw (benches/RESULTS.md, medians of seeds
-///   1–5): mean ROC-AUC 0.9327 → 0.9736 and AP 0.7019 → 0.8327 against untrimmed full-length
-///   training.
-fn contaminated_defaults(
-    t: &TrainArgs,
-    input: &pipeline::Input,
-    d: &DataArgs,
-    clean: bool,
-) -> TrainArgs {
-    let mut t = t.clone();
-    if matches!(input, pipeline::Input::Images(_)) || d.image_shape.is_some() {
-        t.likelihood
-            .get_or_insert(vaetool::model::Likelihood::Gaussian);
-    }
-    if !clean && matches!(input, pipeline::Input::Table(_)) {
-        if t.capacity == 0.0 {
-            t.trim.get_or_insert(CONTAMINATED_TRIM);
-        }
-        t.epochs.get_or_insert(CONTAMINATED_EPOCHS);
-    }
-    t
+/// The training parameters of this run ([`anomaly_training`]): contaminated unless the model
+/// trains on a clean `--train` file.
+fn training(a: &Args, input: &pipeline::Input, d: &DataArgs, clean: bool) -> TrainParams {
+    anomaly_training(&a.train.params(), input_kind(input, d), !clean)
 }
 
 /// `--ensemble N`: N models from seeds `seed..seed+N`, each row's score the mean percentile
@@ -240,7 +220,7 @@ fn run_ensemble(a: &Args, table: &pipeline::Input, seed: u64) -> Result<Scored> 
     let (mut data_scores, mut train_scores, mut refs) = (Vec::new(), Vec::new(), Vec::new());
     let mut first = None;
     for m in 0..a.ensemble {
-        let mut targs = contaminated_defaults(&a.train, train_table, &train_args, clean.is_some());
+        let mut targs = training(a, train_table, &train_args, clean.is_some());
         targs.seed = seed.wrapping_add(m);
         if !a.train.quiet {
             eprintln!(
@@ -250,7 +230,8 @@ fn run_ensemble(a: &Args, table: &pipeline::Input, seed: u64) -> Result<Scored> 
                 targs.seed
             );
         }
-        let t = pipeline::train_model(train_table, &train_args, &a.features, &targs)?;
+        let t =
+            pipeline::train_model(train_table, &train_args, &a.features, &targs, a.train.quiet)?;
         let kind = a
             .score
             .unwrap_or_else(|| infer::default_score(&t.config.model));
@@ -362,7 +343,7 @@ fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize
                 &m.config.model,
                 &p.x,
                 kind,
-                a.samples.unwrap_or(pipeline::DEFAULT_SAMPLES),
+                a.samples.unwrap_or(defaults::STREAM_SAMPLES),
                 a.train.seed.wrapping_add(chunk),
             )?;
             let explained = a.explain.map(|k| {
@@ -456,7 +437,7 @@ pub fn run(a: Args) -> Result<()> {
         );
     }
     if a.model.is_none() {
-        pipeline::check_flags(&a.train, vaetool::model::Prior::Standard)?;
+        a.train.params().check(vaetool::model::Prior::Standard)?;
     }
     pipeline::check_device(&a.train)?;
     pipeline::guard_output(
@@ -500,8 +481,7 @@ pub fn run(a: Args) -> Result<()> {
         _ => {
             if let Some(kind) = a.score {
                 // Checked before training, on what the flags say the model will be.
-                let images =
-                    matches!(table, pipeline::Input::Images(_)) || a.data.image_shape.is_some();
+                let images = input_kind(&table, &a.data).is_images();
                 let probe = vaetool::model::VaeConfig::new(1, vec![], 1)
                     .with_variant(a.train.variant)
                     .with_image(images.then(|| vaetool::data::ImageShape::new(1, 16, 16)));
@@ -513,8 +493,14 @@ pub fn run(a: Args) -> Result<()> {
                 Some((t, d)) => (t, d.clone()),
                 None => (&table, a.data.clone()),
             };
-            let targs = contaminated_defaults(&a.train, train_table, &train_args, clean.is_some());
-            let t = pipeline::train_model(train_table, &train_args, &a.features, &targs)?;
+            let targs = training(&a, train_table, &train_args, clean.is_some());
+            let t = pipeline::train_model(
+                train_table,
+                &train_args,
+                &a.features,
+                &targs,
+                a.train.quiet,
+            )?;
             let kind = a
                 .score
                 .unwrap_or_else(|| infer::default_score(&t.config.model));
@@ -536,7 +522,7 @@ pub fn run(a: Args) -> Result<()> {
                     reference,
                     threshold: quantile,
                 };
-                pipeline::save_trained(target, &t, Some(&state), None)?;
+                t.save(target, Some(&state), None)?;
                 eprintln!("model written to {}", target.dir().display());
             }
             let (scores, p) = if a.train_file.is_some() {

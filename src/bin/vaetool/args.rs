@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use clap::{Args, ValueEnum};
 use vaetool::data::{DataOptions, ImageShape, Impute, ReadOptions, Scale};
+use vaetool::estimator::{defaults, TrainParams};
 use vaetool::model::{Arch, Likelihood, Variant};
 
 /// The kind of input file (`--format`).
@@ -146,19 +147,19 @@ pub struct TrainArgs {
     #[arg(long)]
     pub beta: Option<f64>,
     /// β-VAE capacity C_max: train recon + γ·|KL − C| with C rising linearly to C_max (0: off).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults::CAPACITY)]
     pub capacity: f64,
     /// Epochs over which the capacity rises to C_max (default: all epochs).
     #[arg(long, default_value_t = 0)]
     pub capacity_epochs: usize,
     /// γ of the capacity objective.
-    #[arg(long, default_value_t = 100.0)]
+    #[arg(long, default_value_t = defaults::GAMMA)]
     pub gamma: f64,
     /// FactorVAE: weight of the total-correlation term.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = defaults::TC_GAMMA)]
     pub tc_gamma: f64,
     /// FactorVAE: learning rate of the discriminator.
-    #[arg(long, default_value_t = 1e-4)]
+    #[arg(long, default_value_t = defaults::DISC_LR)]
     pub disc_lr: f64,
     /// Leave the highest-loss fraction of each batch out of the gradient (trimmed ELBO; keeps
     /// outliers in the training data from being learned), in [0, 0.5). Default 0, except
@@ -169,7 +170,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub kl_warmup: usize,
     /// Adam learning rate.
-    #[arg(long, default_value_t = 1e-3)]
+    #[arg(long, default_value_t = defaults::LR)]
     pub lr: f64,
     /// Training epochs (default: about 8,000 steps, 20 to 1,000 epochs).
     #[arg(long)]
@@ -178,16 +179,16 @@ pub struct TrainArgs {
     #[arg(long)]
     pub batch_size: Option<usize>,
     /// Seed: the same seed gives byte-identical results on the CPU.
-    #[arg(long, default_value_t = 42)]
+    #[arg(long, default_value_t = defaults::SEED)]
     pub seed: u64,
     /// Fraction of rows held out for early stopping (0 = none).
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults::VAL_FRACTION)]
     pub val_fraction: f64,
     /// Epochs without validation improvement before stopping.
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = defaults::PATIENCE)]
     pub patience: usize,
     /// Maximum gradient norm.
-    #[arg(long, default_value_t = 10.0)]
+    #[arg(long, default_value_t = defaults::GRAD_CLIP)]
     pub grad_clip: f64,
     /// Where to train and score: auto (a CUDA GPU when this binary has CUDA support and one
     /// is usable, else the CPU), cpu, cuda or cuda:N.
@@ -196,4 +197,33 @@ pub struct TrainArgs {
     /// No progress output.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+impl TrainArgs {
+    /// The library's training parameters these flags name.
+    pub fn params(&self) -> TrainParams {
+        TrainParams {
+            hidden: self.hidden.clone(),
+            latent: self.latent,
+            arch: self.arch,
+            likelihood: self.likelihood,
+            variant: self.variant,
+            beta: self.beta,
+            capacity: self.capacity,
+            capacity_epochs: self.capacity_epochs,
+            gamma: self.gamma,
+            tc_gamma: self.tc_gamma,
+            disc_lr: self.disc_lr,
+            trim: self.trim,
+            kl_warmup: self.kl_warmup,
+            lr: self.lr,
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            seed: self.seed,
+            val_fraction: self.val_fraction,
+            patience: self.patience,
+            grad_clip: self.grad_clip,
+            device: self.device,
+        }
+    }
 }

@@ -8,9 +8,7 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use vaetool::cluster::{
-    select_k_bic, Assignment, ClusterMethod, ClusterParams, Fitted, N2D_MAX_FIT_ROWS,
-};
+use vaetool::cluster::{Assignment, ClusterMethod, ClusterParams, Fitted, N2D_MAX_FIT_ROWS};
 use vaetool::data::Matrix;
 use vaetool::infer;
 use vaetool::manifold::UmapParams;
@@ -19,6 +17,11 @@ use vaetool::modeldir::ModelTarget;
 use vaetool::onestep::{argmax_rows, MixtureInit};
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
+
+use vaetool::estimator::{
+    cluster_training, default_method, defaults, InputKind, LatentClustering, Method, NClusters,
+    OneStepParams,
+};
 
 use crate::args::{DataArgs, FeatureArgs, TrainArgs};
 use crate::pipeline;
@@ -50,48 +53,6 @@ fn parse_range(s: &str) -> Result<(usize, usize), String> {
     Ok((a, b))
 }
 
-/// `--method`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Method {
-    /// K-means on the latent means.
-    Kmeans,
-    /// Gaussian mixture on the latent means.
-    Gmm,
-    /// N2D: Gaussian mixture on a UMAP manifold of the latent means.
-    N2d,
-    /// VaDE: the Gaussian-mixture-prior VAE.
-    Vade,
-    /// Su's one-step clustering VAE.
-    Su,
-}
-
-impl std::str::FromStr for Method {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "kmeans" => Ok(Self::Kmeans),
-            "gmm" => Ok(Self::Gmm),
-            "n2d" => Ok(Self::N2d),
-            "vade" => Ok(Self::Vade),
-            "su" => Ok(Self::Su),
-            _ => Err(format!(
-                "unknown clustering method '{s}' (expected kmeans, gmm, n2d, vade or su)"
-            )),
-        }
-    }
-}
-
-impl Method {
-    fn latent(self) -> Option<ClusterMethod> {
-        match self {
-            Method::Kmeans => Some(ClusterMethod::Kmeans),
-            Method::Gmm => Some(ClusterMethod::Gmm),
-            Method::N2d => Some(ClusterMethod::N2d),
-            Method::Vade | Method::Su => None,
-        }
-    }
-}
-
 /// Flags of `vaetool cluster`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -119,7 +80,7 @@ pub struct Args {
     #[arg(long, default_value_t = vaetool::manifold::DEFAULT_NEIGHBORS)]
     neighbors: usize,
     /// Restarts of K-means/GMM (best inertia or likelihood kept), and of VaDE's initial GMM.
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, default_value_t = defaults::N_INIT)]
     n_init: usize,
     /// vade/su: autoencoder pretraining epochs (default: about 6,000 steps; the clustering
     /// phase then defaults to about 3,000 steps).
@@ -154,36 +115,42 @@ fn k_required() -> VaeError {
     )
 }
 
-fn fit(a: &Args, method: ClusterMethod, latents: &Matrix) -> Result<Fitted> {
-    let k = match a.k {
-        None => return Err(k_required().into()),
-        Some(KArg::Fixed(k)) => k,
-        Some(KArg::Auto) => {
-            let range = a.k_range.0.max(1)..=a.k_range.1;
-            let (k, tried) = select_k_bic(latents, range, a.n_init, a.train.seed)?;
-            let list: Vec<String> = tried
-                .iter()
-                .map(|(k, b)| format!("K={k}: {b:.1}"))
-                .collect();
-            eprintln!("--k auto chose K={k} by GMM BIC ({})", list.join(", "));
-            k
-        }
-    };
-    let params = ClusterParams {
-        k,
+/// The latent clustering the flags ask for (`None` without `--k`).
+fn latent_clustering(a: &Args, method: ClusterMethod) -> Option<LatentClustering> {
+    Some(LatentClustering {
+        k: match a.k? {
+            KArg::Fixed(k) => NClusters::Fixed(k),
+            KArg::Auto => NClusters::Auto(a.k_range.0, a.k_range.1),
+        },
         method,
         n_init: a.n_init,
         seed: a.train.seed,
         neighbors: a.neighbors,
-    };
-    params.check(latents.rows)?;
+    })
+}
+
+fn fit(a: &Args, method: ClusterMethod, latents: &Matrix) -> Result<Fitted> {
+    let c = latent_clustering(a, method).ok_or_else(k_required)?;
     if method == ClusterMethod::N2d && latents.rows > N2D_MAX_FIT_ROWS {
         eprintln!(
             "n2d: the manifold is laid out on a random {N2D_MAX_FIT_ROWS} of the {} rows; the others are placed on it like new rows",
             latents.rows
         );
     }
-    Ok(Fitted::fit(latents, &params)?)
+    let f = c.fit(latents)?;
+    if !f.tried.is_empty() {
+        let list: Vec<String> = f
+            .tried
+            .iter()
+            .map(|(k, b)| format!("K={k}: {b:.1}"))
+            .collect();
+        eprintln!(
+            "--k auto chose K={} by GMM BIC ({})",
+            f.fitted.k(),
+            list.join(", ")
+        );
+    }
+    Ok(f.fitted)
 }
 
 fn same_request(a: &Args, stored: &Fitted) -> bool {
@@ -199,12 +166,14 @@ fn same_request(a: &Args, stored: &Fitted) -> bool {
     k_ok && neighbors_ok && a.method.is_none_or(|m| m.latent() == Some(stored.method()))
 }
 
-fn method_name(m: ClusterMethod) -> &'static str {
+/// The name of a latent clustering in messages.
+fn display_name(m: ClusterMethod) -> &'static str {
     match m {
-        ClusterMethod::Kmeans => "K-means",
-        ClusterMethod::Gmm => "GMM",
-        ClusterMethod::N2d => "N2D",
+        ClusterMethod::Kmeans => Method::Kmeans,
+        ClusterMethod::Gmm => Method::Gmm,
+        ClusterMethod::N2d => Method::N2d,
     }
+    .display_name()
 }
 
 /// A clustering result ready to write.
@@ -305,59 +274,43 @@ fn with_model(a: &Args, dir: &std::path::Path) -> Result<Clusters> {
     Ok(Clusters {
         assignment: fitted.predict(&mu)?,
         k: fitted.k(),
-        name: method_name(fitted.method()),
+        name: display_name(fitted.method()),
         ids: p.ids,
         id_name: p.id_name,
         labels: p.labels,
     })
 }
 
-/// The KL weight of the VAE that `--method n2d` trains unless `--beta` is given: a β below 1
-/// keeps more of each row in its latent mean, which the manifold's neighbourhoods need
-/// (benches/RESULTS.md: MNIST N2D ACC median 0.9299 at β = 1, 0.9458 at β = 0.1).
-const N2D_BETA: f64 = 0.1;
-
 fn without_model(
     a: &Args,
     table: &pipeline::Input,
     target: Option<&ModelTarget>,
 ) -> Result<Clusters> {
-    let images = matches!(table, pipeline::Input::Images(_)) || a.data.image_shape.is_some();
-    let method = a
-        .method
-        .unwrap_or(if images { Method::N2d } else { Method::Kmeans });
+    let kind = match table {
+        pipeline::Input::Images(_) => InputKind::Images,
+        pipeline::Input::Table(_) if a.data.image_shape.is_some() => InputKind::PixelTable,
+        pipeline::Input::Table(_) => InputKind::Table,
+    };
+    let method = a.method.unwrap_or(default_method(kind));
+    let train = cluster_training(&a.train.params(), method);
     if let Some(latent) = method.latent() {
-        if a.k.is_none() {
-            return Err(k_required().into());
-        }
-        if a.k == Some(KArg::Auto) && a.k_range.0.max(1) > table.n_rows() {
-            // known before training: say so now, not after it
-            return Err(VaeError::Usage(format!(
-                "--k-range {}..{}: K must be at most the {} rows of {}",
-                a.k_range.0,
-                a.k_range.1,
-                table.n_rows(),
-                table.source_name()
-            ))
-            .into());
-        }
-        let mut train = a.train.clone();
-        if latent == ClusterMethod::N2d {
-            train.beta = Some(train.beta.unwrap_or(N2D_BETA));
-        }
-        let t = pipeline::train_model(table, &a.data, &a.features, &train)?;
+        // known before training: say so now, not after it
+        latent_clustering(a, latent)
+            .ok_or_else(k_required)?
+            .check(table.n_rows(), &table.source_name())?;
+        let t = pipeline::train_model(table, &a.data, &a.features, &train, a.train.quiet)?;
         let (mu, _) = infer::embed(&t.model, &t.data.x, &Default::default());
         let fitted = fit(a, latent, &mu)?;
         let assignment = fitted.predict(&mu)?;
         if let Some(target) = target {
             let anomaly = pipeline::anomaly_reference(&t, a.train.seed)?;
-            pipeline::save_trained(target, &t, Some(&anomaly), Some(&fitted))?;
+            t.save(target, Some(&anomaly), Some(&fitted))?;
             eprintln!("model written to {}", target.dir().display());
         }
         return Ok(Clusters {
             assignment,
             k: fitted.k(),
-            name: method_name(latent),
+            name: method.display_name(),
             ids: t.data.ids,
             id_name: t.data.id_name,
             labels: t.data.labels,
@@ -379,28 +332,25 @@ fn without_model(
         ))
         .into());
     }
-    let prior = if method == Method::Vade {
-        Prior::Mixture(k)
-    } else {
-        Prior::Su(k)
-    };
+    let prior = method.prior(k).expect("a one-step method");
     let r = pipeline::train_one_step_model(
         table,
         &a.data,
         &a.features,
-        &a.train,
+        &train,
         prior,
-        &pipeline::OneStepFlags {
+        &OneStepParams {
             pretrain_epochs: a.pretrain_epochs,
             restarts: a.restarts,
             gmm_init: a.n_init,
             init: a.init,
             neighbors: a.neighbors,
         },
+        a.train.quiet,
     )?;
     if let Some(target) = target {
         let anomaly = pipeline::anomaly_reference(&r.model, a.train.seed)?;
-        pipeline::save_trained(target, &r.model, Some(&anomaly), None)?;
+        r.model.save(target, Some(&anomaly), None)?;
         eprintln!("model written to {}", target.dir().display());
     }
     Ok(Clusters {
@@ -409,7 +359,7 @@ fn without_model(
             probabilities: Some(r.probabilities),
         },
         k,
-        name: if method == Method::Vade { "VaDE" } else { "Su" },
+        name: method.display_name(),
         ids: r.model.data.ids,
         id_name: r.model.data.id_name,
         labels: r.model.data.labels,

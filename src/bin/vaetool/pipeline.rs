@@ -6,30 +6,23 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
-use vaetool::anomaly::{reference_scores, AnomalyState};
+use vaetool::anomaly::AnomalyState;
 use vaetool::backend::Cpu;
 use vaetool::data::image::{
     looks_like_idx, read_idx_images, read_image_folder, FolderOptions, ImageSet, ImageShape,
 };
 use vaetool::data::{read_table, Prepared, Schema, Table};
-use vaetool::device::{
-    resolve_for, score_on, train_on, train_one_step_on, Compute, DeviceRequest, Workload,
+use vaetool::device::{resolve_for, score_on, Compute, DeviceRequest, Workload};
+use vaetool::estimator::{
+    fit_one_step, fit_vae, EpochRule, OneStepModel, OneStepParams, Plan, TrainParams, TrainedModel,
 };
-use vaetool::infer;
 use vaetool::metrics;
-use vaetool::model::{
-    default_conv_hidden, default_hidden, default_latent, Arch, Likelihood, Prior, Vae, VaeConfig,
-};
-use vaetool::modeldir::{self, LoadedModel, ModelConfig, ModelTarget, NewModel, Summary};
-use vaetool::onestep::{OneStepConfig, Phase};
-use vaetool::train::{
-    default_batch_size, default_epochs, default_one_step_epochs, EpochStats, TrainConfig, Trained,
-};
+use vaetool::model::{Prior, Vae, VaeConfig};
+use vaetool::modeldir::{self, LoadedModel};
+use vaetool::onestep::Phase;
+use vaetool::train::EpochStats;
 
 use crate::args::{DataArgs, FeatureArgs, Format, TrainArgs};
-
-/// Posterior samples per anomaly score unless `--samples` says otherwise.
-pub const DEFAULT_SAMPLES: usize = 10;
 
 /// Prints warnings to stderr.
 pub fn warn_all(warnings: &[String]) {
@@ -197,15 +190,6 @@ fn fit_input(input: &Input, d: &DataArgs, f: &FeatureArgs) -> Result<(Schema, Pr
     }
 }
 
-/// A freshly trained model with the data it was trained on.
-pub struct TrainedModel {
-    pub config: ModelConfig,
-    pub model: Vae<Cpu>,
-    pub history: Vec<EpochStats>,
-    pub best_epoch: usize,
-    pub data: Prepared,
-}
-
 struct Progress {
     bar: Option<ProgressBar>,
     plain: bool,
@@ -260,267 +244,82 @@ impl Progress {
     }
 }
 
-/// Everything needed to start training: the fitted schema, the data, the network and settings.
-pub struct Setup {
-    pub schema: Schema,
-    pub data: Prepared,
-    pub vae: VaeConfig,
-    pub cfg: TrainConfig,
-}
-
-/// The training settings the flags describe.
-fn train_config(t: &TrainArgs, epochs: usize, batch: usize) -> TrainConfig {
-    TrainConfig::new(epochs, batch)
-        .with_lr(t.lr)
-        .with_seed(t.seed)
-        .with_val_fraction(t.val_fraction)
-        .with_patience(t.patience)
-        .with_beta(t.beta.unwrap_or(1.0))
-        .with_kl_warmup(t.kl_warmup)
-        .with_grad_clip(t.grad_clip)
-        .with_capacity(t.capacity)
-        .with_capacity_epochs(t.capacity_epochs)
-        .with_gamma(t.gamma)
-        .with_tc_gamma(t.tc_gamma)
-        .with_disc_lr(t.disc_lr)
-        .with_trim(t.trim.unwrap_or(0.0))
-}
-
-/// Validates the training flags and their combinations before any data is read or fitted.
-pub fn check_flags(t: &TrainArgs, prior: Prior) -> Result<()> {
-    let probe = VaeConfig::new(
-        1,
-        t.hidden.clone().unwrap_or_else(|| vec![1]),
-        t.latent.unwrap_or(1),
-    )
-    .with_likelihood(t.likelihood.unwrap_or(Likelihood::Gaussian))
-    .with_prior(prior)
-    .with_variant(t.variant);
-    // the sizes the flags name, before any data is read
-    probe.check()?;
-    let cfg = train_config(t, t.epochs.unwrap_or(1), t.batch_size.unwrap_or(1));
-    cfg.check()?;
-    vaetool::train::check_variant(&probe, &cfg)?;
-    Ok(())
-}
-
-/// Fits the schema on the input and resolves the training flags.
-pub fn setup(
-    table: &Input,
+/// Fits the schema on the input and resolves the training parameters into a plan, printing
+/// what will be trained unless `quiet`.
+fn plan(
+    input: &Input,
     d: &DataArgs,
     f: &FeatureArgs,
-    t: &TrainArgs,
+    t: &TrainParams,
     prior: Prior,
-) -> Result<Setup> {
-    setup_with_epochs(table, d, f, t, prior, default_epochs)
+    rule: EpochRule,
+    quiet: bool,
+) -> Result<(Schema, Prepared, Plan)> {
+    t.check(prior)?;
+    let (schema, data) = fit_input(input, d, f)?;
+    let plan = t.plan(&schema, &data.x, prior, rule)?;
+    if !quiet {
+        eprintln!("{}", plan.describe(data.x.rows));
+    }
+    Ok((schema, data, plan))
 }
 
-/// [`setup`] with another rule for the default number of epochs.
-pub fn setup_with_epochs(
-    table: &Input,
+/// Prints the line of a finished training unless `quiet`.
+fn report(t: &TrainedModel, quiet: bool) {
+    if let (false, Some(line)) = (quiet, t.describe()) {
+        eprintln!("{line}");
+    }
+}
+
+/// Fits the schema on `input` and trains a plain VAE by the training parameters, with a
+/// progress display unless `quiet`.
+pub fn train_model(
+    input: &Input,
     d: &DataArgs,
     f: &FeatureArgs,
-    t: &TrainArgs,
+    t: &TrainParams,
+    quiet: bool,
+) -> Result<TrainedModel> {
+    let (schema, data, plan) = plan(input, d, f, t, Prior::Standard, EpochRule::Plain, quiet)?;
+    let mut progress = Progress::new(plan.cfg.epochs, quiet);
+    let work = Workload::training(&plan.vae, plan.cfg.batch_size);
+    let result = fit_vae(compute(t.device, work)?, plan, schema, data, &mut |e| {
+        progress.update(e)
+    });
+    progress.finish();
+    let m = result?;
+    report(&m, quiet);
+    Ok(m)
+}
+
+/// Trains a VaDE or Su model (pretraining, mixture initialization, restarts), with progress
+/// displays unless `quiet`.
+pub fn train_one_step_model(
+    input: &Input,
+    d: &DataArgs,
+    f: &FeatureArgs,
+    t: &TrainParams,
     prior: Prior,
-    default_epochs: fn(usize, usize) -> usize,
-) -> Result<Setup> {
-    check_flags(t, prior)?;
-    let (schema, data) = fit_input(table, d, f)?;
-    let inputs = schema.input_dim();
-    let image = schema.image;
-    // the MLP also for images: faster and, at the budgets measured, more accurate than the
-    // conv VAE on the CPU and faster on a GPU (see --arch)
-    let arch = t.arch.unwrap_or(Arch::Mlp);
-    let likelihood = t.likelihood.unwrap_or(if image.is_some() {
-        Likelihood::Bernoulli
-    } else {
-        Likelihood::Gaussian
-    });
-    let hidden = t.hidden.clone().unwrap_or_else(|| match arch {
-        Arch::Conv => default_conv_hidden(),
-        Arch::Mlp => default_hidden(inputs),
-    });
-    if hidden.contains(&0) {
-        return Err(vaetool::VaeError::Usage("--hidden widths must be at least 1".into()).into());
-    }
-    let latent = t.latent.unwrap_or_else(|| default_latent(inputs));
-    if latent == 0 {
-        return Err(vaetool::VaeError::Usage("--latent must be at least 1".into()).into());
-    }
-    let vae = VaeConfig::new(inputs, hidden, latent)
-        .with_likelihood(likelihood)
-        .with_prior(prior)
-        .with_variant(t.variant)
-        .with_arch(arch)
-        .with_image(image);
-    let batch = t
-        .batch_size
-        .unwrap_or_else(|| default_batch_size(data.x.rows));
-    let epochs = t
-        .epochs
-        .unwrap_or_else(|| default_epochs(data.x.rows, batch));
-    let cfg = train_config(t, epochs, batch);
-    cfg.check()?;
-    vaetool::train::check_variant(&vae, &cfg)?;
-    vaetool::train::check_inputs(&data.x, &vae)?;
-    if !t.quiet {
-        let kind = match prior {
-            Prior::Standard => match t.variant {
-                vaetool::model::Variant::Standard if t.capacity > 0.0 => {
-                    format!("a β-VAE (capacity {} nats, γ {})", t.capacity, t.gamma)
-                }
-                vaetool::model::Variant::Standard => "a VAE".to_string(),
-                vaetool::model::Variant::PoorMan => "a poor man's VAE".to_string(),
-                vaetool::model::Variant::Factor => {
-                    format!("a FactorVAE (TC weight {})", t.tc_gamma)
-                }
-            },
-            Prior::Mixture(k) => format!("a VaDE (Gaussian-mixture prior, K={k})"),
-            Prior::Su(k) => format!("Su's clustering VAE (K={k})"),
-        };
-        let what = match image {
-            Some(s) => format!("{} images of {s}", data.x.rows),
-            None => format!("{} rows × {inputs} inputs", data.x.rows),
-        };
+    params: &OneStepParams,
+    quiet: bool,
+) -> Result<OneStepModel> {
+    let (schema, data, plan) = plan(input, d, f, t, prior, EpochRule::OneStep, quiet)?;
+    let one = &params.resolve(&plan, data.x.rows);
+    if !quiet {
         eprintln!(
-            "training {kind} on {what}: {} network, hidden {:?}, latent {latent}, {} \
-             likelihood, {epochs} epochs of batch {batch}",
-            arch.name(),
-            vae.hidden,
-            vae.likelihood.name()
+            "autoencoder pretraining: {} epochs; {} restart(s)",
+            one.pretrain_epochs, one.restarts
         );
     }
-    Ok(Setup {
+    let mut current: Option<(Phase, Progress)> = None;
+    let epochs = plan.cfg.epochs;
+    let work = Workload::training(&plan.vae, plan.cfg.batch_size);
+    let result = fit_one_step(
+        compute(t.device, work)?,
+        plan,
+        one,
         schema,
         data,
-        vae,
-        cfg,
-    })
-}
-
-impl Setup {
-    /// Packs a finished training into a [`TrainedModel`].
-    fn finish(self, trained: Trained<Cpu>, quiet: bool) -> TrainedModel {
-        if !quiet {
-            if let Some(last) = trained.history.last() {
-                eprintln!(
-                    "trained {} epochs in {:.1}s: loss {:.4} (recon {:.4}, {} {:.4}){}",
-                    trained.history.len(),
-                    last.seconds,
-                    last.train_loss,
-                    last.recon,
-                    if self.vae.prior == Prior::Standard {
-                        "KL"
-                    } else {
-                        "prior term"
-                    },
-                    last.kl,
-                    if trained.best_epoch != trained.history.len() {
-                        format!("; kept the weights of epoch {}", trained.best_epoch)
-                    } else {
-                        String::new()
-                    }
-                );
-            }
-        }
-        TrainedModel {
-            config: ModelConfig {
-                format_version: modeldir::FORMAT_VERSION,
-                vaetool_version: env!("CARGO_PKG_VERSION").to_string(),
-                model: self.vae,
-                train: self.cfg,
-                schema: self.schema,
-            },
-            model: trained.model,
-            history: trained.history,
-            best_epoch: trained.best_epoch,
-            data: self.data,
-        }
-    }
-}
-
-/// Fits the schema on `table` and trains a plain VAE with the training flags.
-pub fn train_model(
-    table: &Input,
-    d: &DataArgs,
-    f: &FeatureArgs,
-    t: &TrainArgs,
-) -> Result<TrainedModel> {
-    let s = setup(table, d, f, t, Prior::Standard)?;
-    let mut progress = Progress::new(s.cfg.epochs, t.quiet);
-    let work = Workload::training(&s.vae, s.cfg.batch_size);
-    let result = train_on(
-        compute(t.device, work)?,
-        &s.data.x,
-        &s.vae,
-        &s.cfg,
-        &mut |e| progress.update(e),
-    );
-    progress.finish();
-    Ok(s.finish(result?, t.quiet))
-}
-
-/// The result of one-step clustering: the model, and the clusters of its training rows.
-pub struct OneStepModel {
-    pub model: TrainedModel,
-    pub labels: Vec<usize>,
-    pub probabilities: vaetool::data::Matrix,
-}
-
-/// The one-step flags of `cluster`.
-#[derive(Debug, Clone, Copy)]
-pub struct OneStepFlags {
-    /// Pretraining epochs (default: about 6,000 steps).
-    pub pretrain_epochs: Option<usize>,
-    /// Independent runs.
-    pub restarts: usize,
-    /// Restarts of the initial GMM.
-    pub gmm_init: usize,
-    /// How the prior starts from the pretrained latents.
-    pub init: vaetool::onestep::MixtureInit,
-    /// Neighbourhood size of the N2D start.
-    pub neighbors: usize,
-}
-
-/// Trains a VaDE or Su model (pretraining, GMM initialization, restarts).
-pub fn train_one_step_model(
-    table: &Input,
-    d: &DataArgs,
-    f: &FeatureArgs,
-    t: &TrainArgs,
-    prior: Prior,
-    flags: &OneStepFlags,
-) -> Result<OneStepModel> {
-    let OneStepFlags {
-        pretrain_epochs,
-        restarts,
-        gmm_init,
-        init,
-        neighbors,
-    } = *flags;
-    let s = setup_with_epochs(table, d, f, t, prior, |n, b| {
-        default_one_step_epochs(n, b).1
-    })?;
-    let pre = pretrain_epochs
-        .unwrap_or_else(|| default_one_step_epochs(s.data.x.rows, s.cfg.batch_size).0);
-    let one = &OneStepConfig {
-        pretrain_epochs: pre,
-        restarts,
-        gmm_init,
-        init,
-        neighbors,
-    };
-    if !t.quiet {
-        eprintln!("autoencoder pretraining: {pre} epochs; {restarts} restart(s)");
-    }
-    let mut current: Option<(Phase, Progress)> = None;
-    let epochs = s.cfg.epochs;
-    let result = train_one_step_on(
-        compute(t.device, Workload::training(&s.vae, s.cfg.batch_size))?,
-        &s.data.x,
-        &s.vae,
-        &s.cfg,
-        one,
         &mut |phase, e| {
             if current.as_ref().is_none_or(|(p, _)| *p != phase) {
                 if let Some((_, p)) = &current {
@@ -536,10 +335,10 @@ pub fn train_one_step_model(
                         epochs,
                     ),
                 };
-                if !t.quiet {
+                if !quiet {
                     eprintln!("{label}");
                 }
-                current = Some((phase, Progress::new(n, t.quiet)));
+                current = Some((phase, Progress::new(n, quiet)));
             }
             if let Some((_, p)) = &mut current {
                 p.update(e);
@@ -559,11 +358,8 @@ pub fn train_one_step_model(
             r.kept + 1
         );
     }
-    Ok(OneStepModel {
-        model: s.finish(r.trained, t.quiet),
-        labels: r.labels,
-        probabilities: r.probabilities,
-    })
+    report(&r.model, quiet);
+    Ok(r)
 }
 
 static COMPUTE: std::sync::OnceLock<Compute> = std::sync::OnceLock::new();
@@ -609,47 +405,16 @@ pub fn scores_of(
 }
 
 /// The anomaly reference of a freshly trained model: its training rows' scores (the model's
-/// default score).
+/// default score) on the run's device.
 pub fn anomaly_reference(t: &TrainedModel, seed: u64) -> Result<AnomalyState> {
-    let kind = infer::default_score(&t.config.model);
-    let samples = infer::default_samples(&t.config.model, t.data.x.rows);
-    let s = scores_of(&t.model, &t.config.model, &t.data.x, kind, samples, seed)?;
-    Ok(AnomalyState {
-        score: kind,
-        samples,
-        reference: reference_scores(&s),
-        threshold: None,
-    })
-}
-
-/// Writes a trained model's directory.
-pub fn save_trained(
-    target: &ModelTarget,
-    t: &TrainedModel,
-    anomaly: Option<&AnomalyState>,
-    clustering: Option<&vaetool::cluster::Fitted>,
-) -> Result<()> {
-    let last = t.history.last().expect("at least one epoch");
-    let summary = Summary {
-        rows: t.data.x.rows,
-        inputs: t.data.x.cols,
-        epochs_run: t.history.len(),
-        best_epoch: t.best_epoch,
-        train_loss: last.train_loss,
-        recon: last.recon,
-        kl: last.kl,
-        val_loss: last.val_loss,
-        seconds: last.seconds,
-    };
-    target.save(NewModel {
-        config: &t.config,
-        model: &t.model,
-        history: &t.history,
-        summary: &summary,
-        anomaly,
-        clustering,
-    })?;
-    Ok(())
+    let req = REQUEST.get().copied().unwrap_or(DeviceRequest::Cpu);
+    let c = compute(
+        req,
+        Workload::Score {
+            rows: t.data.x.rows,
+        },
+    )?;
+    Ok(t.anomaly_reference(c, seed)?)
 }
 
 /// Refuses an output (`-o`) that would replace one of the command's inputs: the data and its

@@ -22,13 +22,14 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<()> {
-    pipeline::check_flags(&a.train, vaetool::model::Prior::Standard)?;
+    let params = a.train.params();
+    params.check(vaetool::model::Prior::Standard)?;
     pipeline::check_device(&a.train)?;
     let target = vaetool::modeldir::ModelTarget::claim(&a.output)?;
     let table = pipeline::read(&a.data)?;
-    let t = pipeline::train_model(&table, &a.data, &a.features, &a.train)?;
+    let t = pipeline::train_model(&table, &a.data, &a.features, &params, a.train.quiet)?;
     let anomaly = pipeline::anomaly_reference(&t, a.train.seed)?;
-    pipeline::save_trained(&target, &t, Some(&anomaly), None)?;
+    t.save(&target, Some(&anomaly), None)?;
     if !a.train.quiet {
         eprintln!("model written to {}", a.output.display());
     }

@@ -1,0 +1,238 @@
+//! The library's estimators against the command line: for the same seed and defaults they give
+//! the same scores and clusters, and a model saved by one is used by the other, both ways. In
+//! a test binary of its own, one test: training draws from burn's process-global CPU random
+//! numbers.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use vaetool::data::{read_table, Table};
+use vaetool::estimator::{
+    AnomalyDetector, Clusterer, FittedAnomalyDetector, FittedClusterer, NClusters,
+};
+
+fn data(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("datasets")
+        .join(name)
+}
+
+fn table(name: &str) -> Table {
+    read_table(&data(name), &Default::default()).unwrap()
+}
+
+/// Runs the binary; its stdout's column `col` as numbers.
+fn cli_column(args: &[&str], col: &str) -> Vec<f64> {
+    let out = Command::new(env!("CARGO_BIN_EXE_vaetool"))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let j = header.iter().position(|h| *h == col).unwrap();
+    lines
+        .map(|l| l.split(',').nth(j).unwrap().parse().unwrap())
+        .collect()
+}
+
+#[test]
+fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
+    let tmp = tempfile::tempdir().unwrap();
+    let breastw = data("breastw.csv");
+    let breastw = breastw.to_str().unwrap();
+
+    // anomalies: the default detector, seed 1, against `vaetool anomalies … --seed 1`
+    let t = table("breastw.csv");
+    let mut detector = AnomalyDetector::default();
+    detector.data.label_column = Some("outlier".into());
+    detector.contamination = Some(0.35);
+    detector.train.seed = 1;
+    let fitted = detector.fit(&t).unwrap();
+    let cli = cli_column(
+        &[
+            "anomalies",
+            breastw,
+            "--label-column",
+            "outlier",
+            "--contamination",
+            "0.35",
+            "--seed",
+            "1",
+            "-q",
+        ],
+        "score",
+    );
+    assert_eq!(fitted.training_scores(), &cli[..], "library vs CLI scores");
+    assert_eq!(
+        fitted.score(&t).unwrap(),
+        cli,
+        "score() of the training rows"
+    );
+    // the outliers score high: ROC-AUC on breastw well above chance
+    let y: Vec<bool> = (0..t.n_rows())
+        .map(|i| &t.columns[t.column_index("outlier").unwrap()][i] == "1")
+        .collect();
+    let auc = vaetool::metrics::roc_auc(&cli, &y).unwrap();
+    assert!(auc > 0.9, "ROC-AUC {auc}");
+    // predict flags by the stored threshold (the 0.65 quantile of the training scores)
+    let flagged = fitted.predict(&t).unwrap();
+    let threshold = fitted.threshold().unwrap();
+    assert_eq!(
+        flagged,
+        cli.iter().map(|&s| s > threshold).collect::<Vec<_>>()
+    );
+    let share = flagged.iter().filter(|&&f| f).count() as f64 / flagged.len() as f64;
+    assert!((share - 0.35).abs() < 0.02, "flagged {share}");
+
+    // saved by the library, used by the CLI: the same scores and the stored threshold
+    let lib_model = tmp.path().join("lib-anomaly");
+    fitted.save(&lib_model).unwrap();
+    let m = lib_model.to_str().unwrap();
+    let with_model = &["anomalies", breastw, "--model", m, "--seed", "1", "-q"];
+    assert_eq!(cli_column(with_model, "score"), cli);
+    let is_anomaly = cli_column(with_model, "is_anomaly");
+    assert_eq!(
+        is_anomaly,
+        flagged
+            .iter()
+            .map(|&f| f64::from(u8::from(f)))
+            .collect::<Vec<_>>()
+    );
+    // saved by the CLI, loaded by the library
+    let cli_model = tmp.path().join("cli-anomaly");
+    cli_column(
+        &[
+            "anomalies",
+            breastw,
+            "--label-column",
+            "outlier",
+            "--seed",
+            "1",
+            "-q",
+            "--save-model",
+            cli_model.to_str().unwrap(),
+        ],
+        "score",
+    );
+    let loaded = FittedAnomalyDetector::load(&cli_model, 1).unwrap();
+    assert_eq!(loaded.score(&t).unwrap(), cli);
+    assert!(loaded.predict(&t).is_err(), "no threshold stored");
+    // a table of other columns: the CLI's schema message
+    let err = loaded.score(&table("iris.csv")).unwrap_err().to_string();
+    assert!(
+        err.contains("the columns do not match the model's schema"),
+        "{err}"
+    );
+
+    // clustering: K-means on the latent means, against `vaetool cluster … --k 3`
+    let iris = data("iris.csv");
+    let iris = iris.to_str().unwrap();
+    let t = table("iris.csv");
+    let mut clusterer = Clusterer::new(3);
+    clusterer.data.label_column = Some("species".into());
+    clusterer.train.seed = 5;
+    let fitted = clusterer.fit(&t).unwrap();
+    let cli = cli_column(
+        &[
+            "cluster",
+            iris,
+            "--label-column",
+            "species",
+            "--k",
+            "3",
+            "--seed",
+            "5",
+            "-q",
+        ],
+        "cluster",
+    );
+    let labels: Vec<f64> = fitted.training_labels().iter().map(|&l| l as f64).collect();
+    assert_eq!(labels, cli, "library vs CLI clusters");
+    assert_eq!(fitted.predict(&t).unwrap(), fitted.training_labels());
+    assert!(fitted.predict_proba(&t).unwrap().is_none(), "K-means");
+    let truth =
+        vaetool::metrics::encode_labels(&t.columns[t.column_index("species").unwrap()].to_vec()).0;
+    let acc = vaetool::metrics::clustering_accuracy(&truth, &fitted.training_labels());
+    assert!(acc > 0.8, "iris ACC {acc}");
+    // both ways through model directories
+    let lib_model = tmp.path().join("lib-cluster");
+    fitted.save(&lib_model).unwrap();
+    let with_model = &[
+        "cluster",
+        iris,
+        "--model",
+        lib_model.to_str().unwrap(),
+        "-q",
+    ];
+    assert_eq!(cli_column(with_model, "cluster"), cli);
+    let cli_model = tmp.path().join("cli-cluster");
+    cli_column(
+        &[
+            "cluster",
+            iris,
+            "--label-column",
+            "species",
+            "--k",
+            "3",
+            "--seed",
+            "5",
+            "-q",
+            "--save-model",
+            cli_model.to_str().unwrap(),
+        ],
+        "cluster",
+    );
+    let loaded = FittedClusterer::load(&cli_model).unwrap();
+    assert_eq!(loaded.predict(&t).unwrap(), fitted.training_labels());
+    assert_eq!(loaded.k(), 3);
+
+    // K by BIC, as `--k auto`
+    let mut auto = Clusterer::with_k(NClusters::auto());
+    auto.data.label_column = Some("species".into());
+    auto.train.seed = 5;
+    let fitted = auto.fit(&t).unwrap();
+    let cli = cli_column(
+        &[
+            "cluster",
+            iris,
+            "--label-column",
+            "species",
+            "--k",
+            "auto",
+            "--seed",
+            "5",
+            "-q",
+        ],
+        "cluster",
+    );
+    let labels: Vec<f64> = fitted.training_labels().iter().map(|&l| l as f64).collect();
+    assert_eq!(labels, cli, "--k auto");
+    assert!((2..=10).contains(&fitted.k()));
+
+    // checked parameters: typed errors before any data is read
+    let mut bad = Clusterer::new(0);
+    assert_eq!(
+        bad.check().unwrap_err().to_string(),
+        "--k must be at least 1"
+    );
+    bad.k = NClusters::Fixed(3);
+    bad.method = Some(vaetool::estimator::Method::Vade);
+    assert!(bad.check().unwrap_err().to_string().contains("VaDE"));
+    let mut bad = AnomalyDetector {
+        contamination: Some(1.5),
+        ..Default::default()
+    };
+    assert_eq!(
+        bad.check().unwrap_err().to_string(),
+        "--contamination must be strictly between 0 and 1, got 1.5"
+    );
+    bad.contamination = None;
+    bad.train.lr = f64::NAN;
+    assert!(bad.fit(&table("iris.csv")).is_err());
+}
