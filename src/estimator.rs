@@ -14,7 +14,9 @@
 
 use std::path::Path;
 
-use crate::anomaly::{contamination_threshold, reference_scores, AnomalyState};
+use crate::anomaly::{
+    contamination_threshold, fpr_threshold, reference_scores, AnomalyState, Threshold,
+};
 use crate::backend::Cpu;
 use crate::cluster::{Assignment, ClusterMethod, ClusterParams, Fitted};
 use crate::data::{DataOptions, Matrix, Prepared, Schema, Table};
@@ -758,6 +760,21 @@ fn prepare_table(table: &Table, data: &DataOptions) -> Result<(Schema, Prepared,
     Ok((schema, prepared, warnings))
 }
 
+/// The quantile threshold of a training-score `reference`: flag the `contamination` fraction
+/// of the training rows, or keep a false-positive rate `fpr` on data like them (the (1 − p)
+/// quantile either way; `contamination` wins when both are given); `None` without either.
+pub fn quantile_threshold(
+    reference: &[f64],
+    contamination: Option<f64>,
+    fpr: Option<f64>,
+) -> Result<Option<Threshold>> {
+    Ok(match (contamination, fpr) {
+        (Some(p), _) => Some(contamination_threshold(reference, p)?),
+        (None, Some(p)) => Some(fpr_threshold(reference, p)?),
+        (None, None) => None,
+    })
+}
+
 /// The device of `req` for `w`, the notice dropped (the estimators print nothing).
 fn device_for(req: DeviceRequest, w: Workload) -> Result<Compute> {
     Ok(resolve_for(req, w)?.0)
@@ -797,6 +814,9 @@ pub struct AnomalyDetector {
     pub samples: Option<usize>,
     /// The fraction of the training rows flagged: sets the stored threshold.
     pub contamination: Option<f64>,
+    /// Or a target false-positive rate on rows like the training rows (the same quantile,
+    /// named for clean training data).
+    pub fpr: Option<f64>,
 }
 
 /// A fitted [`AnomalyDetector`]: the model, its training-score reference and threshold.
@@ -814,6 +834,9 @@ impl AnomalyDetector {
         self.train.check(Prior::Standard)?;
         if let Some(p) = self.contamination {
             crate::anomaly::check_contamination(p)?;
+        }
+        if let Some(p) = self.fpr {
+            fpr_threshold(&[0.0], p)?;
         }
         if self.samples == Some(0) {
             return Err(VaeError::Usage("--samples must be at least 1".into()));
@@ -846,10 +869,7 @@ impl AnomalyDetector {
             t.seed,
         )?;
         let reference = reference_scores(&scores);
-        let threshold = self
-            .contamination
-            .map(|p| contamination_threshold(&reference, p))
-            .transpose()?;
+        let threshold = quantile_threshold(&reference, self.contamination, self.fpr)?;
         Ok(FittedAnomalyDetector {
             kept: Kept::of(m),
             state: AnomalyState {

@@ -90,6 +90,14 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
     let share = flagged.iter().filter(|&&f| f).count() as f64 / flagged.len() as f64;
     assert!((share - 0.35).abs() < 0.02, "flagged {share}");
 
+    // --fpr names the same quantile for clean training data
+    let by_fpr = AnomalyDetector {
+        contamination: None,
+        fpr: Some(0.35),
+        ..detector.clone()
+    };
+    assert_eq!(by_fpr.fit(&t).unwrap().threshold(), Some(threshold));
+
     // saved by the library, used by the CLI: the same scores and the stored threshold
     let lib_model = tmp.path().join("lib-anomaly");
     fitted.save(&lib_model).unwrap();

@@ -6,8 +6,8 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use vaetool::anomaly::{
-    check_contamination, contamination_threshold, fpr_threshold, outlier_labels, ranks,
-    reference_scores, AnomalyState, Threshold, ThresholdSource,
+    check_contamination, fpr_threshold, outlier_labels, ranks, reference_scores, AnomalyState,
+    Threshold, ThresholdSource,
 };
 use vaetool::infer::{self, ScoreKind};
 use vaetool::metrics::{average_precision, roc_auc};
@@ -15,7 +15,7 @@ use vaetool::modeldir::ModelTarget;
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
-use vaetool::estimator::{anomaly_training, defaults, InputKind, TrainParams};
+use vaetool::estimator::{anomaly_training, defaults, quantile_threshold, InputKind, TrainParams};
 
 use crate::args::{DataArgs, FeatureArgs, TrainArgs};
 use crate::pipeline;
@@ -92,11 +92,7 @@ impl Args {
 
 /// A quantile threshold requested by `--contamination` or `--fpr`.
 fn quantile_request(a: &Args, reference: &[f64]) -> Result<Option<Threshold>> {
-    Ok(match (a.contamination, a.fpr) {
-        (Some(p), _) => Some(contamination_threshold(reference, p)?),
-        (None, Some(p)) => Some(fpr_threshold(reference, p)?),
-        (None, None) => None,
-    })
+    Ok(quantile_threshold(reference, a.contamination, a.fpr)?)
 }
 
 fn absolute(a: &Args) -> Option<Threshold> {
