@@ -43,6 +43,7 @@ pub mod onestep;
 pub mod output;
 pub mod picture;
 pub mod plot;
+mod skeleton;
 pub mod train;
 
 pub use error::{Result, VaeError};

@@ -74,6 +74,32 @@ pub struct Summary {
     pub seconds: f64,
 }
 
+/// Records a network's skeleton (see [`crate::skeleton`]) the way [`WeightsRecorder`] would
+/// write it; loads nothing.
+#[derive(Debug, Default, Clone)]
+struct SkeletonRecorder;
+
+impl<B: Backend> Recorder<B> for SkeletonRecorder {
+    type Settings = FullPrecisionSettings;
+    type RecordArgs = ();
+    type RecordOutput = Vec<crate::skeleton::Token>;
+    type LoadArgs = ();
+
+    fn save_item<I: Serialize>(
+        &self,
+        item: I,
+        _: (),
+    ) -> Result<Vec<crate::skeleton::Token>, RecorderError> {
+        crate::skeleton::skeleton(&item).map_err(RecorderError::Unknown)
+    }
+
+    fn load_item<I: DeserializeOwned>(&self, _: &mut ()) -> Result<I, RecorderError> {
+        Err(RecorderError::Unknown(
+            "the skeleton recorder only records".into(),
+        ))
+    }
+}
+
 /// burn's binary record (`BinFileRecorder`'s bytes: bincode, standard configuration, full
 /// precision), decoded with a limit on what its length prefixes may claim — at most 16 times
 /// the file's size (at least 1 MiB) —, so that a corrupt `weights.bin` is an error instead of
@@ -682,16 +708,22 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>
     let fresh = config.model.init::<B>(device);
     let expected = fresh.num_params();
     let weights = dir.join(format!("{WEIGHTS}.bin"));
+    let corrupt = |why: String| {
+        model_err(format!(
+            "{}: cannot load the weights (the file is missing, truncated or corrupt): {why}",
+            weights.display()
+        ))
+    };
+    let bytes = std::fs::read(&weights).map_err(|e| corrupt(e.to_string()))?;
+    // the file must have the skeleton of the configured network before burn decodes it
+    // (burn trusts a record's shapes and element types: see crate::skeleton)
+    let tokens = Recorder::<B>::record(&SkeletonRecorder, fresh.clone().into_record(), ())
+        .map_err(|e| corrupt(e.to_string()))?;
+    crate::skeleton::check(&bytes, &tokens).map_err(corrupt)?;
     // burn panics on some corrupt records (a tensor's shape that its data cannot fill): caught
     // here and said as the corrupt file it is, without the panic's own message
     let hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
-    let bytes = std::fs::read(&weights).map_err(|e| {
-        model_err(format!(
-            "{}: cannot load the weights (the file is missing, truncated or corrupt): {e}",
-            weights.display()
-        ))
-    })?;
     let loaded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         Recorder::<B>::load(&WeightsRecorder, bytes, device).map(|r| fresh.load_record(r))
     }));
@@ -700,12 +732,7 @@ pub fn load<B: Backend>(dir: &Path, device: &B::Device) -> Result<LoadedModel<B>
         Ok(r) => r.map_err(|e| e.to_string()),
         Err(_) => Err("its tensors do not fit the network".to_string()),
     }
-    .map_err(|e| {
-        model_err(format!(
-            "{}: cannot load the weights (the file is missing, truncated or corrupt): {e}",
-            weights.display()
-        ))
-    })?;
+    .map_err(corrupt)?;
     if model.num_params() != expected {
         return Err(model_err(format!(
             "{}: the weights do not match config.json ({} parameters, expected {expected})",

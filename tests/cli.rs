@@ -468,6 +468,30 @@ fn model_dir_problems() {
         e.starts_with(&format!("error: {m}/weights.bin: cannot load the weights (the file is missing, truncated or corrupt)")),
         "{e}"
     );
+    // a weights.bin that declares another element type and a huge shape (found by fuzzing:
+    // burn allocated the shape's 9·10¹⁵ bytes to convert it, and the process aborted)
+    let seed = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seed-model");
+    let forged = d.path().join("forged");
+    std::fs::create_dir(&forged).unwrap();
+    for f in ["config.json", "anomaly.json", "history.csv", "summary.json"] {
+        std::fs::copy(seed.join(f), forged.join(f)).unwrap();
+    }
+    let input = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fuzz/corpus/modeldir/regression-weights-forged-dtype-and-shape"),
+    )
+    .unwrap();
+    std::fs::write(forged.join("weights.bin"), &input[1..]).unwrap();
+    let e = fails(&["embed", &small, "--model", &s(&forged)], 2);
+    assert_eq!(
+        e,
+        format!(
+            "error: {}/weights.bin: cannot load the weights (the file is missing, truncated or \
+             corrupt): byte 8 does not fit the network of config.json (a tensor's shape, type or \
+             size differs)\n",
+            s(&forged)
+        )
+    );
     // a missing config.json
     std::fs::remove_file(d.path().join("m/config.json")).unwrap();
     let e = fails(&["cluster", &small, "--model", &m, "--k", "2"], 2);
