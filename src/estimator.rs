@@ -752,6 +752,24 @@ impl LatentClustering {
     }
 }
 
+/// The prior of a one-step `method` (VaDE, Su) with `k` clusters: a fixed K of at least 2.
+pub fn one_step_prior(method: Method, k: NClusters) -> Result<Prior> {
+    match k {
+        NClusters::Fixed(k) if k >= 2 => method.prior(k).ok_or_else(|| {
+            VaeError::Usage(format!(
+                "{} clusters the latent means; it has no clustering prior",
+                method.display_name()
+            ))
+        }),
+        NClusters::Fixed(k) => Err(VaeError::Usage(format!(
+            "--k must be at least 2 for --method vade or su, got {k}"
+        ))),
+        NClusters::Auto(..) => Err(VaeError::Usage(
+            "--k auto works with --method kmeans, gmm or n2d; vade and su need a number".into(),
+        )),
+    }
+}
+
 /// Fits the schema on a table by the data options and prepares it (warnings returned).
 fn prepare_table(table: &Table, data: &DataOptions) -> Result<(Schema, Prepared, Vec<String>)> {
     let (schema, mut warnings) = Schema::fit(table, data)?;
@@ -844,11 +862,22 @@ impl AnomalyDetector {
         Ok(())
     }
 
-    /// Trains on `table` (the rows to score, outliers included) and scores its rows.
+    /// Trains on `table` (the rows to score, outliers included: trimmed and short, as
+    /// `vaetool anomalies DATA`) and scores its rows.
     pub fn fit(&self, table: &Table) -> Result<FittedAnomalyDetector> {
+        self.fit_with(table, true)
+    }
+
+    /// Trains on known-good rows (`vaetool anomalies DATA --train CLEAN`: the full training,
+    /// untrimmed); the threshold is then a quantile of the clean rows' scores (`fpr`).
+    pub fn fit_clean(&self, clean: &Table) -> Result<FittedAnomalyDetector> {
+        self.fit_with(clean, false)
+    }
+
+    fn fit_with(&self, table: &Table, contaminated: bool) -> Result<FittedAnomalyDetector> {
         self.check()?;
         let (schema, data, _) = prepare_table(table, &self.data)?;
-        let t = anomaly_training(&self.train, InputKind::Table, true);
+        let t = anomaly_training(&self.train, InputKind::Table, contaminated);
         let plan = t.plan(&schema, &data.x, Prior::Standard, EpochRule::Plain)?;
         let kind = self
             .score
@@ -963,7 +992,8 @@ impl FittedAnomalyDetector {
 }
 
 /// A clusterer with the command line's defaults (`vaetool cluster DATA --k K`): a VAE, then
-/// K-means on the latent means for tables, N2D for images.
+/// K-means on the latent means (tables), or the method named: GMM, N2D, or one step with VaDE
+/// or Su's clustering VAE.
 ///
 /// ```
 /// use vaetool::data::read_table;
@@ -983,12 +1013,15 @@ impl FittedAnomalyDetector {
 pub struct Clusterer {
     /// The number of clusters.
     pub k: NClusters,
-    /// The method (default: [`default_method`]); VaDE and Su are not offered here yet.
+    /// The method (default: [`default_method`] of a table, K-means).
     pub method: Option<Method>,
-    /// Restarts of K-means/GMM.
+    /// Restarts of K-means/GMM (and of VaDE's initial GMM).
     pub n_init: usize,
     /// N2D: neighbourhood size of the manifold.
     pub neighbors: usize,
+    /// VaDE/Su: pretraining, restarts and the start of the prior (`pretrain_epochs`,
+    /// `restarts`, `init`; `gmm_init` and `neighbors` are taken from `n_init` and `neighbors`).
+    pub one_step: OneStepParams,
     /// Which columns are features and how they are prepared.
     pub data: DataOptions,
     /// The network and its training ([`cluster_training`] applied on top).
@@ -998,7 +1031,8 @@ pub struct Clusterer {
 /// A fitted [`Clusterer`]: the model and the clustering of its latent means.
 pub struct FittedClusterer {
     kept: Kept,
-    fitted: Fitted,
+    /// The clustering of the latent means; `None` for VaDE/Su, whose prior holds the clusters.
+    fitted: Option<Fitted>,
     training: Assignment,
 }
 
@@ -1015,22 +1049,14 @@ impl Clusterer {
             method: None,
             n_init: defaults::N_INIT,
             neighbors: crate::manifold::DEFAULT_NEIGHBORS,
+            one_step: OneStepParams::default(),
             data: DataOptions::default(),
             train: TrainParams::default(),
         }
     }
 
-    fn latent_method(&self) -> Result<(Method, ClusterMethod)> {
-        let method = self.method.unwrap_or(default_method(InputKind::Table));
-        let latent = method.latent().ok_or_else(|| {
-            VaeError::Usage(format!(
-                "the {} method is not available in the library's Clusterer yet; use the \
-                 command line's `cluster --method {}`",
-                method.display_name(),
-                method.display_name().to_ascii_lowercase()
-            ))
-        })?;
-        Ok((method, latent))
+    fn method(&self) -> Method {
+        self.method.unwrap_or(default_method(InputKind::Table))
     }
 
     fn latent_clustering(&self, latent: ClusterMethod) -> LatentClustering {
@@ -1043,21 +1069,63 @@ impl Clusterer {
         }
     }
 
-    /// Checks the parameters before any data is read.
-    pub fn check(&self) -> Result<()> {
-        let (method, latent) = self.latent_method()?;
-        cluster_training(&self.train, method).check(Prior::Standard)?;
-        self.latent_clustering(latent).check(usize::MAX, "")
+    /// The prior of a one-step method (VaDE, Su) with a fixed K of at least 2.
+    fn one_step_prior(&self, method: Method) -> Result<Prior> {
+        match self.k {
+            NClusters::Fixed(k) if k >= 2 => Ok(method.prior(k).expect("a one-step method")),
+            NClusters::Fixed(k) => Err(VaeError::Usage(format!(
+                "--k must be at least 2 for --method vade or su, got {k}"
+            ))),
+            NClusters::Auto(..) => Err(VaeError::Usage(
+                "--k auto works with --method kmeans, gmm or n2d; vade and su need a number".into(),
+            )),
+        }
     }
 
-    /// Trains the VAE on `table` and clusters its rows' latent means.
+    /// Checks the parameters before any data is read.
+    pub fn check(&self) -> Result<()> {
+        let method = self.method();
+        match method.latent() {
+            Some(latent) => {
+                cluster_training(&self.train, method).check(Prior::Standard)?;
+                self.latent_clustering(latent).check(usize::MAX, "")
+            }
+            None => {
+                let prior = self.one_step_prior(method)?;
+                self.train.check(prior)
+            }
+        }
+    }
+
+    /// Trains on `table` and clusters its rows: a VAE and a clustering of its latent means,
+    /// or a one-step model (VaDE, Su) whose prior holds the clusters.
     pub fn fit(&self, table: &Table) -> Result<FittedClusterer> {
         self.check()?;
-        let (method, latent) = self.latent_method()?;
-        let clustering = self.latent_clustering(latent);
-        clustering.check(table.n_rows(), &table.source_name())?;
+        let method = self.method();
         let (schema, data, _) = prepare_table(table, &self.data)?;
         let t = cluster_training(&self.train, method);
+        let Some(latent) = method.latent() else {
+            let prior = self.one_step_prior(method)?;
+            let plan = t.plan(&schema, &data.x, prior, EpochRule::OneStep)?;
+            let one = OneStepParams {
+                gmm_init: self.n_init,
+                neighbors: self.neighbors,
+                ..self.one_step
+            }
+            .resolve(&plan, data.x.rows);
+            let compute = device_for(t.device, Workload::training(&plan.vae, plan.cfg.batch_size))?;
+            let r = fit_one_step(&compute, plan, &one, schema, data, &mut |_, _| {})?;
+            return Ok(FittedClusterer {
+                kept: Kept::of(r.model),
+                fitted: None,
+                training: Assignment {
+                    labels: r.labels,
+                    probabilities: Some(r.probabilities),
+                },
+            });
+        };
+        let clustering = self.latent_clustering(latent);
+        clustering.check(table.n_rows(), &table.source_name())?;
         let plan = t.plan(&schema, &data.x, Prior::Standard, EpochRule::Plain)?;
         let compute = device_for(t.device, Workload::training(&plan.vae, plan.cfg.batch_size))?;
         let m = fit_vae(&compute, plan, schema, data, &mut |_| {})?;
@@ -1066,7 +1134,7 @@ impl Clusterer {
         let training = fitted.predict(&mu)?;
         Ok(FittedClusterer {
             kept: Kept::of(m),
-            fitted,
+            fitted: Some(fitted),
             training,
         })
     }
@@ -1080,7 +1148,16 @@ impl FittedClusterer {
 
     /// The number of clusters.
     pub fn k(&self) -> usize {
-        self.fitted.k()
+        match &self.fitted {
+            Some(f) => f.k(),
+            None => self
+                .kept
+                .config
+                .model
+                .prior
+                .k()
+                .expect("a clustering prior"),
+        }
     }
 
     /// The clusters of the rows of `table`.
@@ -1088,33 +1165,47 @@ impl FittedClusterer {
         Ok(self.assign(table)?.labels)
     }
 
-    /// Each row's cluster probabilities (GMM, N2D; `None` for K-means).
+    /// Each row's cluster probabilities (GMM, N2D, VaDE, Su; `None` for K-means).
     pub fn predict_proba(&self, table: &Table) -> Result<Option<Matrix>> {
         Ok(self.assign(table)?.probabilities)
     }
 
     fn assign(&self, table: &Table) -> Result<Assignment> {
         let p = self.kept.config.schema.transform(table)?;
-        let (mu, _) = infer::embed(&self.kept.model, &p.x, &Default::default());
-        self.fitted.predict(&mu)
+        let device = Default::default();
+        match &self.fitted {
+            Some(f) => f.predict(&infer::embed(&self.kept.model, &p.x, &device).0),
+            None => {
+                let probabilities = infer::cluster_probabilities(&self.kept.model, &p.x, &device)
+                    .expect("a clustering prior");
+                Ok(Assignment {
+                    labels: crate::onestep::argmax_rows(&probabilities),
+                    probabilities: Some(probabilities),
+                })
+            }
+        }
     }
 
     /// Writes the model directory (the command line's format): `vaetool cluster DATA --model
     /// DIR` then assigns with it.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        self.kept.save(dir, None, Some(&self.fitted))
+        self.kept.save(dir, None, self.fitted.as_ref())
     }
 
-    /// Loads a model directory with a stored clustering (written by
+    /// Loads a model directory with a stored clustering or a clustering prior (written by
     /// [`FittedClusterer::save`] or the command line).
     pub fn load(dir: &Path) -> Result<Self> {
         let (kept, m) = Kept::load(dir)?;
-        let fitted = m.clustering()?.ok_or_else(|| {
-            VaeError::Model(format!(
-                "{}: has no stored clustering (clustering.json)",
-                dir.display()
-            ))
-        })?;
+        let fitted = match m.clustering()? {
+            Some(f) => Some(f),
+            None if kept.config.model.prior != Prior::Standard => None,
+            None => {
+                return Err(VaeError::Model(format!(
+                    "{}: has no stored clustering (clustering.json)",
+                    dir.display()
+                )))
+            }
+        };
         Ok(Self {
             kept,
             fitted,

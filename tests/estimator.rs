@@ -223,15 +223,103 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
     assert_eq!(labels, cli, "--k auto");
     assert!((2..=10).contains(&fitted.k()));
 
+    // VaDE, one step: the CLI's clusters and probabilities, and its model directory
+    let mut vade = Clusterer::new(3);
+    vade.method = Some(vaetool::estimator::Method::Vade);
+    vade.data.label_column = Some("species".into());
+    vade.train.seed = 5;
+    vade.train.epochs = Some(20);
+    vade.one_step.pretrain_epochs = Some(20);
+    let fitted = vade.fit(&t).unwrap();
+    let args = [
+        "cluster",
+        iris,
+        "--label-column",
+        "species",
+        "--k",
+        "3",
+        "--method",
+        "vade",
+        "--seed",
+        "5",
+        "--epochs",
+        "20",
+        "--pretrain-epochs",
+        "20",
+        "-q",
+    ];
+    let cli = cli_column(&args, "cluster");
+    let labels: Vec<f64> = fitted.training_labels().iter().map(|&l| l as f64).collect();
+    assert_eq!(labels, cli, "VaDE");
+    let p = fitted.predict_proba(&t).unwrap().unwrap();
+    assert_eq!((p.rows, p.cols), (150, 3));
+    let lib_model = tmp.path().join("lib-vade");
+    fitted.save(&lib_model).unwrap();
+    let m = lib_model.to_str().unwrap();
+    assert_eq!(
+        cli_column(&["cluster", iris, "--model", m, "-q"], "cluster"),
+        fitted
+            .predict(&t)
+            .unwrap()
+            .iter()
+            .map(|&l| l as f64)
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(FittedClusterer::load(&lib_model).unwrap().k(), 3);
+
+    // trained on known-good rows, as `anomalies DATA --train CLEAN`
+    let t = table("breastw.csv");
+    let clean = AnomalyDetector {
+        fpr: Some(0.05),
+        train: vaetool::estimator::TrainParams {
+            epochs: Some(4),
+            seed: 1,
+            ..Default::default()
+        },
+        ..detector.clone()
+    };
+    let clean = AnomalyDetector {
+        contamination: None,
+        ..clean
+    };
+    let fitted = clean.fit_clean(&t).unwrap();
+    let cli = cli_column(
+        &[
+            "anomalies",
+            breastw,
+            "--train",
+            breastw,
+            "--label-column",
+            "outlier",
+            "--epochs",
+            "4",
+            "--fpr",
+            "0.05",
+            "--seed",
+            "1",
+            "-q",
+        ],
+        "score",
+    );
+    assert_eq!(fitted.score(&t).unwrap(), cli, "--train");
+
     // checked parameters: typed errors before any data is read
     let mut bad = Clusterer::new(0);
     assert_eq!(
         bad.check().unwrap_err().to_string(),
         "--k must be at least 1"
     );
-    bad.k = NClusters::Fixed(3);
+    bad.k = NClusters::auto();
     bad.method = Some(vaetool::estimator::Method::Vade);
-    assert!(bad.check().unwrap_err().to_string().contains("VaDE"));
+    assert_eq!(
+        bad.check().unwrap_err().to_string(),
+        "--k auto works with --method kmeans, gmm or n2d; vade and su need a number"
+    );
+    bad.k = NClusters::Fixed(1);
+    assert_eq!(
+        bad.check().unwrap_err().to_string(),
+        "--k must be at least 2 for --method vade or su, got 1"
+    );
     let mut bad = AnomalyDetector {
         contamination: Some(1.5),
         ..Default::default()

@@ -19,8 +19,8 @@ use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
 use vaetool::estimator::{
-    cluster_training, default_method, defaults, InputKind, LatentClustering, Method, NClusters,
-    OneStepParams,
+    cluster_training, default_method, defaults, one_step_prior, InputKind, LatentClustering,
+    Method, NClusters, OneStepParams,
 };
 
 use crate::args::{DataArgs, FeatureArgs, TrainArgs};
@@ -316,23 +316,12 @@ fn without_model(
             labels: t.data.labels,
         });
     }
-    let k = match a.k {
-        Some(KArg::Fixed(k)) => k,
-        Some(KArg::Auto) => {
-            return Err(VaeError::Usage(
-                "--k auto works with --method kmeans, gmm or n2d; vade and su need a number".into(),
-            )
-            .into())
-        }
-        None => return Err(k_required().into()),
+    let k = match a.k.ok_or_else(k_required)? {
+        KArg::Fixed(k) => NClusters::Fixed(k),
+        KArg::Auto => NClusters::Auto(a.k_range.0, a.k_range.1),
     };
-    if k < 2 {
-        return Err(VaeError::Usage(format!(
-            "--k must be at least 2 for --method vade or su, got {k}"
-        ))
-        .into());
-    }
-    let prior = method.prior(k).expect("a one-step method");
+    let prior = one_step_prior(method, k)?;
+    let k = prior.k().expect("a clustering prior");
     let r = pipeline::train_one_step_model(
         table,
         &a.data,
