@@ -283,12 +283,6 @@ impl Plan {
             cfg.batch_size
         )
     }
-
-    /// The device this training runs on for `req` (`auto`: by the work), and a notice when
-    /// `auto` stays on the CPU in a CUDA build.
-    pub fn compute(&self, req: DeviceRequest) -> Result<(Compute, Option<String>)> {
-        resolve_for(req, Workload::training(&self.vae, self.cfg.batch_size))
-    }
 }
 
 /// A freshly trained model with the data it was trained on.

@@ -295,7 +295,8 @@ pub(crate) fn check(bytes: &[u8], tokens: &[Token]) -> Result<(), String> {
     };
     for t in tokens {
         let at = pos;
-        if pos >= bytes.len() && !matches!(t, Token::Bytes(0)) {
+        // every token takes at least one byte
+        if pos >= bytes.len() {
             return Err(short(pos));
         }
         let same = match *t {

@@ -16,6 +16,7 @@ line's, and a model directory written by one is read by the other.
 import inspect
 import os
 import tempfile
+from pathlib import Path
 
 from . import _vaetool
 
@@ -27,11 +28,8 @@ def _columns(X, where):
     """Column names and columns of X: a pandas DataFrame (names kept), a pyarrow Table or
     RecordBatch, a 2-D NumPy array or a list of rows (columns named c0, c1, … as a CSV without
     header). Numeric columns go as floats, others as text."""
-    try:  # pyarrow, without importing it
-        if type(X).__module__.startswith("pyarrow") and hasattr(X, "to_pandas"):
-            X = X.to_pandas()
-    except Exception:  # pragma: no cover
-        pass
+    if type(X).__module__.startswith("pyarrow") and hasattr(X, "to_pandas"):  # without importing it
+        X = X.to_pandas()
     if hasattr(X, "columns") and hasattr(X, "dtypes"):  # pandas
         names = [str(c) for c in X.columns]
         cols = []
@@ -99,7 +97,7 @@ class _Params:
             with tempfile.TemporaryDirectory() as d:
                 m = os.path.join(d, "m")
                 fitted.save(m)
-                state["files"] = {f: open(os.path.join(m, f), "rb").read() for f in os.listdir(m)}
+                state["files"] = {f.name: f.read_bytes() for f in Path(m).iterdir()}
         state["extra"] = {k: v for k, v in self.__dict__.items() if k.endswith("_") and not k.startswith("_")}
         return state
 
@@ -112,8 +110,7 @@ class _Params:
                 m = os.path.join(d, "m")
                 os.mkdir(m)
                 for f, b in state["files"].items():
-                    with open(os.path.join(m, f), "wb") as fh:
-                        fh.write(b)
+                    Path(m, f).write_bytes(b)
                 self._fitted = self._load_native(m)
 
 
