@@ -321,7 +321,8 @@ pub fn train_one_step_on(
     }
 }
 
-/// Anomaly scores on the chosen device, reproducible for a seed on each device.
+/// Anomaly scores on the chosen device: the same draws for a seed on every device (see
+/// [`crate::infer::posterior_noise`]).
 pub fn score_on(
     compute: &Compute,
     model: &Vae<Cpu>,
@@ -334,15 +335,15 @@ pub fn score_on(
     match compute {
         Compute::Cpu => {
             let device = Default::default();
-            Cpu::seed(&device, seed);
-            Ok(crate::infer::score(model, vae, x, kind, samples, &device))
+            Ok(crate::infer::score(
+                model, vae, x, kind, samples, seed, &device,
+            ))
         }
         #[cfg(feature = "cuda")]
         Compute::Cuda(d) => {
             use crate::backend::Gpu;
             let m = move_model::<Cpu, Gpu>(model, vae, d)?;
-            Gpu::seed(d, seed);
-            Ok(crate::infer::score(&m, vae, x, kind, samples, d))
+            Ok(crate::infer::score(&m, vae, x, kind, samples, seed, d))
         }
     }
 }

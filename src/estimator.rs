@@ -60,8 +60,9 @@ pub mod defaults {
     pub const N_INIT: usize = 10;
     /// The range of K tried by `--k auto`.
     pub const K_RANGE: (usize, usize) = (2, 10);
-    /// Posterior draws per score when streaming a file by chunks.
-    pub const STREAM_SAMPLES: usize = 10;
+    /// Posterior draws per score with a saved model that records neither its training-score
+    /// reference nor its training rows.
+    pub const MODEL_SAMPLES: usize = 10;
     /// Fraction of each batch trimmed by default when `anomalies` trains on the table it
     /// scores.
     pub const CONTAMINATED_TRIM: f64 = 0.45;
@@ -1135,6 +1136,11 @@ impl Clusterer {
 }
 
 impl FittedClusterer {
+    /// The schema the model reads its columns by.
+    pub fn schema(&self) -> &Schema {
+        &self.kept.config.schema
+    }
+
     /// The clusters of the training rows.
     pub fn training_labels(&self) -> Vec<usize> {
         self.training.labels.clone()

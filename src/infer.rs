@@ -2,7 +2,6 @@
 //! clustering, and per-row anomaly scores.
 
 use burn::prelude::*;
-use burn::tensor::Distribution;
 
 use crate::data::Matrix;
 use crate::model::loss::{kl_standard_normal, recon_nll, recon_terms};
@@ -57,10 +56,12 @@ pub fn embed<B: Backend>(model: &Vae<B>, x: &Matrix, device: &B::Device) -> (Mat
     )
 }
 
-/// Default posterior draws per anomaly score of `rows` rows: up to 100 — the Monte-Carlo noise
-/// of a 10-draw score costs ROC-AUC (shuttle 0.9872 → 0.9891, cardio 0.8261 → 0.8372, breastw
-/// 0.9788 → 0.9819 from 10 to 100 draws, seed 1) — as long as the decoder passes stay within
-/// about 2·10¹¹ multiply-adds (seconds on two cores), never fewer than 10. Conv models: 10.
+/// Default posterior draws per anomaly score of `rows` rows: up to 30, as long as the decoder
+/// passes stay within about 2·10¹¹ multiply-adds (seconds on two cores), never fewer than 10.
+/// Conv models: 10. With independent draws per row, 100 draws had beaten 10 (ROC-AUC shuttle
+/// 0.9872 → 0.9891, cardio 0.8261 → 0.8372, seed 1); with every row on the same antithetic
+/// draws ([`posterior_noise`]) the development benchmark's 15 tables average the same ROC-AUC
+/// with 10, 30 or 100 (0.8279, 0.8283, 0.8282; `benches/RESULTS.md`), so the cap is 30.
 pub fn default_samples(vae: &VaeConfig, rows: usize) -> usize {
     if vae.arch == crate::model::Arch::Conv {
         return 10;
@@ -70,7 +71,7 @@ pub fn default_samples(vae: &VaeConfig, rows: usize) -> usize {
     widths.extend(vae.hidden.iter().rev());
     widths.push(vae.input_dim);
     let macs: usize = widths.windows(2).map(|w| w[0] * w[1]).sum();
-    (200_000_000_000 / (rows.max(1) * macs.max(1))).clamp(10, 100)
+    (200_000_000_000 / (rows.max(1) * macs.max(1))).clamp(10, 30)
 }
 
 /// Whether `B` is vaetool's CPU backend, whose independent inference blocks are worth running
@@ -79,127 +80,131 @@ fn host_parallel<B: Backend>() -> bool {
     std::any::TypeId::of::<B>() == std::any::TypeId::of::<crate::backend::Cpu>()
 }
 
-/// Blocks scored together on the CPU: several blocks at a time keep both cores busy through
-/// the serial parts of a block (small element-wise ops), while the next group's noise is drawn.
-/// Streaming 1M rows × 20 columns with the default model, five runs each: 2 blocks without the
-/// overlapped noise 196k rows/s (median), 2 with it 216k, 4 with it 222k (the steadiest).
-const PARALLEL_BLOCKS: usize = 4;
+/// The posterior noise of every score: `samples` standard-normal vectors of `latent` values,
+/// `samples × latent` row-major, drawn from `seed` (xoshiro256++, so the same on every machine
+/// and device), in antithetic pairs (ε, −ε: the draws' mean is exactly zero, which halves the
+/// noise of a smooth score) with one plain draw last when `samples` is odd.
+///
+/// Every row is scored with these same draws (common random numbers), so a row's score depends
+/// on the row, the model and the seed alone — never on the rows scored beside it: batches,
+/// `--chunk-rows` chunks, Spark or Dask partitions all give the same score. Identical rows get
+/// identical scores, and the Monte-Carlo error of two rows' scores is correlated, which is
+/// what ranking them needs.
+pub fn posterior_noise(seed: u64, samples: usize, latent: usize) -> Vec<f32> {
+    use rand::SeedableRng;
+    use rand_distr::Distribution as _;
+    let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
+    let mut out = Vec::with_capacity(samples * latent);
+    while out.len() < samples * latent {
+        let v: Vec<f32> = (0..latent)
+            .map(|_| rand_distr::StandardNormal.sample(&mut rng))
+            .collect();
+        out.extend(&v);
+        if out.len() < samples * latent {
+            out.extend(v.iter().map(|e| -e));
+        }
+    }
+    out
+}
 
-/// Per-row negative ELBO averaged over `samples` posterior draws (the KL term is exact).
-/// Seed the backend first for reproducible scores.
+/// Draw `s` of [`posterior_noise`] as a `[1, latent]` tensor, broadcast over a block's rows.
+fn noise_row<B: Backend>(
+    noise: &[f32],
+    s: usize,
+    latent: usize,
+    device: &B::Device,
+) -> Tensor<B, 2> {
+    Tensor::from_data(
+        TensorData::new(noise[s * latent..(s + 1) * latent].to_vec(), [1, latent]),
+        device,
+    )
+}
+
+/// Computes `f` on the blocks of `rows` rows, each giving a `[b, w]` tensor, and returns them
+/// concatenated (`rows × w`, row-major), read from the device once at the end. On the CPU
+/// blocks run side by side (rayon): rows are independent and every draw is fixed beforehand,
+/// so the order does not matter.
+fn per_block<B: Backend>(rows: usize, f: impl Fn(usize, usize) -> Tensor<B, 2> + Sync) -> Vec<f32> {
+    let blocks: Vec<(usize, usize)> = (0..rows)
+        .step_by(infer_batch::<B>())
+        .map(|start| (start, (start + infer_batch::<B>()).min(rows)))
+        .collect();
+    let parts: Vec<Tensor<B, 2>> = if host_parallel::<B>() && blocks.len() > 1 {
+        use rayon::prelude::*;
+        blocks.par_iter().map(|&(s, e)| f(s, e)).collect()
+    } else {
+        blocks.iter().map(|&(s, e)| f(s, e)).collect()
+    };
+    if parts.is_empty() {
+        return Vec::new();
+    }
+    Tensor::cat(parts, 0) // [rows, w]
+        .into_data()
+        .to_vec::<f32>()
+        .expect("f32 tensor")
+}
+
+/// Per-row negative ELBO averaged over `samples` posterior draws, the draws of
+/// [`posterior_noise`] for `seed` (the KL term of the standard prior is exact; the mixture
+/// and Su terms are averaged over the same draws). A row's score is independent of the other
+/// rows of `x`.
 pub fn neg_elbo<B: Backend>(
     model: &Vae<B>,
     vae: &VaeConfig,
     x: &Matrix,
     samples: usize,
+    seed: u64,
     device: &B::Device,
 ) -> Vec<f64> {
     let samples = samples.max(1);
-    let blocks: Vec<(usize, usize)> = (0..x.rows)
-        .step_by(infer_batch::<B>())
-        .map(|start| (start, (start + infer_batch::<B>()).min(x.rows)))
-        .collect();
-    // scores stay on the device until the end: one read, no host sync per block
-    let mut parts = Vec::with_capacity(blocks.len());
-    if vae.prior == Prior::Standard {
-        // The KL is exact: encode once, average the reconstruction over the draws. The noise
-        // of a group of blocks is drawn before they are scored, in the order of a
-        // block-by-block loop (block 1's draws, then block 2's), so that scoring blocks side by
-        // side on the CPU computes exactly what one block after the other would.
-        let group = if host_parallel::<B>() {
-            PARALLEL_BLOCKS
-        } else {
-            1
-        };
-        let draw = |chunk: &[(usize, usize)]| -> Vec<Vec<Tensor<B, 2>>> {
-            chunk
-                .iter()
-                .map(|&(start, end)| {
-                    (0..samples)
-                        .map(|_| {
-                            Tensor::random(
-                                [end - start, vae.latent],
-                                Distribution::Normal(0.0, 1.0),
-                                device,
-                            ) // [b, latent]
-                        })
-                        .collect()
-                })
-                .collect()
-        };
-        let score = |(&(start, end), eps): (&(usize, usize), Vec<Tensor<B, 2>>)| {
-            let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
-            let (mu, lv) = model.encode(xb.clone()); // [b, latent]
-            let std = (lv.clone() * 0.5).exp(); // [b, latent]
-            let mut recon = Tensor::<B, 1>::zeros([end - start], device);
-            for e in eps {
-                let out = model.decode(mu.clone() + std.clone() * e);
-                recon = recon
-                    + recon_nll(
-                        xb.clone(),
-                        out,
-                        model.out_logvar(vae.likelihood),
-                        vae.likelihood,
-                    );
-            }
-            recon / samples as f64 + kl_standard_normal(mu, lv) // [b]
-        };
-        let groups: Vec<&[(usize, usize)]> = blocks.chunks(group).collect();
-        if group > 1 {
-            use rayon::prelude::*;
-            // burn creates a model's parameters on first use, from the same random numbers:
-            // create them now, before any noise is drawn beside a running block
-            if let Some(&(start, _)) = blocks.first() {
-                let xb = batch_tensor::<B>(x, start, start + 1, device);
-                let _ = model.decode(model.encode(xb).0);
-            }
-            // the next group's noise is drawn while this group is scored (only one thread
-            // ever draws, in the loop's order)
-            let mut noise = groups.first().map(|g| draw(g));
-            for (i, chunk) in groups.iter().enumerate() {
-                let eps = noise.take().expect("drawn before");
-                let (scored, next): (Vec<Tensor<B, 1>>, _) = rayon::join(
-                    || {
-                        chunk
-                            .par_iter()
-                            .zip(eps.into_par_iter())
-                            .map(score)
-                            .collect()
-                    },
-                    || groups.get(i + 1).map(|g| draw(g)),
+    let noise = posterior_noise(seed, samples, vae.latent);
+    per_block::<B>(x.rows, |start, end| {
+        let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
+        let (mu, lv) = model.encode(xb.clone()); // [b, latent]
+        let std = (lv.clone() * 0.5).exp(); // [b, latent]
+        let mut total = Tensor::<B, 1>::zeros([end - start], device);
+        for s in 0..samples {
+            let z = mu.clone() + std.clone() * noise_row::<B>(&noise, s, vae.latent, device); // [b, latent]
+            total = total
+                + recon_nll(
+                    xb.clone(),
+                    model.decode(z.clone()),
+                    model.out_logvar(vae.likelihood),
+                    vae.likelihood,
                 );
-                parts.extend(scored);
-                noise = next;
+            if vae.prior != Prior::Standard {
+                total = total + model.prior_reg(vae.prior, mu.clone(), lv.clone(), z);
             }
+        }
+        let mean = total / samples as f64; // [b]
+        if vae.prior == Prior::Standard {
+            (mean + kl_standard_normal(mu, lv)).unsqueeze_dim::<2>(1) // [b, 1]
         } else {
-            for chunk in &groups {
-                let eps = draw(chunk);
-                parts.extend(chunk.iter().zip(eps).map(score));
-            }
+            mean.unsqueeze_dim::<2>(1) // [b, 1]
         }
-    } else {
-        // The mixture and Su terms depend on the sampled z: average both terms.
-        for &(start, end) in &blocks {
-            let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
-            let mut total = Tensor::<B, 1>::zeros([end - start], device);
-            for _ in 0..samples {
-                let (recon, reg) =
-                    model.loss_terms(xb.clone(), vae.likelihood, vae.prior, Objective::Elbo);
-                total = total + recon + reg;
-            }
-            parts.push(total / samples as f64); // [b]
-        }
+    })
+    .into_iter()
+    .map(f64::from)
+    .collect()
+}
+
+/// The mean negative ELBO of the rows of `x`, one independent draw per row from the backend's
+/// random numbers (seed it first): a cheap estimate of how well a model fits the data, for
+/// comparing restarts (not a per-row score: see [`neg_elbo`]).
+pub fn mean_neg_elbo<B: Backend>(
+    model: &Vae<B>,
+    vae: &VaeConfig,
+    x: &Matrix,
+    device: &B::Device,
+) -> f64 {
+    let mut total = 0.0;
+    for start in (0..x.rows).step_by(infer_batch::<B>()) {
+        let end = (start + infer_batch::<B>()).min(x.rows);
+        let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
+        let (recon, reg) = model.loss_terms(xb, vae.likelihood, vae.prior, Objective::Elbo); // [b] ×2
+        total += f64::from((recon + reg).sum().into_scalar().elem::<f32>());
     }
-    if parts.is_empty() {
-        return Vec::new();
-    }
-    Tensor::cat(parts, 0) // [rows]
-        .into_data()
-        .to_vec::<f32>()
-        .expect("f32 tensor")
-        .into_iter()
-        .map(f64::from)
-        .collect()
+    total / x.rows.max(1) as f64
 }
 
 /// Cluster probabilities (VaDE's γ or Su's q(y|μ)) of every row at its latent mean, `rows × K`;
@@ -356,23 +361,25 @@ pub fn check_score(vae: &VaeConfig, kind: ScoreKind) -> crate::Result<()> {
 const LN_2PI: f64 = 1.837_877_066_409_345_5;
 
 /// Importance log-weights log p(x|z_k) + log p(z_k) − log q(z_k|x) of `k` posterior draws per
-/// row, `rows × k`. Their mean is a single-draw ELBO estimate; log-mean-exp is the IWAE bound.
+/// row (the draws of [`posterior_noise`] for `seed`), `rows × k`. Their mean is a `k`-draw
+/// ELBO estimate; log-mean-exp is the IWAE bound.
 pub fn log_weights<B: Backend>(
     model: &Vae<B>,
     vae: &VaeConfig,
     x: &Matrix,
     k: usize,
+    seed: u64,
     device: &B::Device,
 ) -> Matrix {
     let k = k.max(1);
-    let mut out = Vec::with_capacity(x.rows * k);
-    for start in (0..x.rows).step_by(infer_batch::<B>()) {
-        let end = (start + infer_batch::<B>()).min(x.rows);
+    let noise = posterior_noise(seed, k, vae.latent);
+    let out = per_block::<B>(x.rows, |start, end| {
         let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
         let (mu, lv) = model.encode(xb.clone()); // [b, latent]
+        let std = (lv.clone() * 0.5).exp(); // [b, latent]
         let mut cols = Vec::with_capacity(k);
-        for _ in 0..k {
-            let z = Vae::sample_z(mu.clone(), lv.clone()); // [b, latent]
+        for s in 0..k {
+            let z = mu.clone() + std.clone() * noise_row::<B>(&noise, s, vae.latent, device); // [b, latent]
             let log_px = recon_nll(
                 xb.clone(),
                 model.decode(z.clone()),
@@ -390,9 +397,8 @@ pub fn log_weights<B: Backend>(
             cols.push((log_px + model.log_prior(z) - log_q).unsqueeze_dim::<2>(1));
             // [b, 1]
         }
-        let w = Tensor::cat(cols, 1); // [b, k]
-        out.extend(w.into_data().to_vec::<f32>().expect("f32 tensor"));
-    }
+        Tensor::cat(cols, 1) // [b, k]
+    });
     Matrix::new(x.rows, k, out)
 }
 
@@ -402,9 +408,10 @@ pub fn neg_iwae<B: Backend>(
     vae: &VaeConfig,
     x: &Matrix,
     k: usize,
+    seed: u64,
     device: &B::Device,
 ) -> Vec<f64> {
-    let w = log_weights(model, vae, x, k, device);
+    let w = log_weights(model, vae, x, k, seed, device);
     (0..w.rows)
         .map(|i| {
             let r = w.row(i);
@@ -428,21 +435,22 @@ pub fn recon_score<B: Backend>(
         .collect()
 }
 
-/// The chosen anomaly score of every row (`samples` draws for elbo and iwae). Seed the
-/// backend first for reproducible scores.
+/// The chosen anomaly score of every row (`samples` draws of [`posterior_noise`] for `seed`
+/// for elbo and iwae). A row's score depends on the row alone, not on the others in `x`.
 pub fn score<B: Backend>(
     model: &Vae<B>,
     vae: &VaeConfig,
     x: &Matrix,
     kind: ScoreKind,
     samples: usize,
+    seed: u64,
     device: &B::Device,
 ) -> Vec<f64> {
     match kind {
-        ScoreKind::Elbo => neg_elbo(model, vae, x, samples, device),
-        ScoreKind::Iwae => neg_iwae(model, vae, x, samples, device),
+        ScoreKind::Elbo => neg_elbo(model, vae, x, samples, seed, device),
+        ScoreKind::Iwae => neg_iwae(model, vae, x, samples, seed, device),
         ScoreKind::Recon => recon_score(model, vae, x, device),
-        ScoreKind::Complexity => neg_elbo(model, vae, x, samples, device)
+        ScoreKind::Complexity => neg_elbo(model, vae, x, samples, seed, device)
             .into_iter()
             .enumerate()
             .map(|(i, nats)| nats / std::f64::consts::LN_2 - complexity_bits(x.row(i)))
@@ -471,8 +479,8 @@ mod complexity_tests {
     fn default_samples_follow_the_decoder_cost() {
         // 20 columns, hidden [256, 128], latent 5: 5·128 + 128·256 + 256·20 = 38,528 MACs
         let tab = VaeConfig::new(20, vec![256, 128], 5);
-        assert_eq!(default_samples(&tab, 10_000), 100);
-        assert_eq!(default_samples(&tab, 100_000), 51);
+        assert_eq!(default_samples(&tab, 10_000), 30);
+        assert_eq!(default_samples(&tab, 200_000), 25);
         assert_eq!(default_samples(&tab, 1_000_000), 10);
         // the VaDE-size MLP on 10,000 digits: 1.66M MACs a row
         let mlp = VaeConfig::new(784, vec![500, 500, 2000], 10);

@@ -753,6 +753,21 @@ impl<B: Backend> LoadedModel<B> {
         read_json(&self.dir, ANOMALY)
     }
 
+    /// Posterior draws per score with this model: as many as its training-score reference
+    /// (`anomaly.json`) was computed with, so that new rows score as the reference did; for a
+    /// model without one, [`crate::infer::default_samples`] of its training rows
+    /// (`summary.json`), else [`crate::estimator::defaults::MODEL_SAMPLES`]. Never the rows
+    /// of the file being scored: a row scores the same in any file, chunk or partition.
+    pub fn score_samples(&self) -> Result<usize> {
+        if let Some(s) = self.anomaly()? {
+            return Ok(s.samples.max(1));
+        }
+        Ok(match load_summary(&self.dir)? {
+            Some(s) => crate::infer::default_samples(&self.config.model, s.rows),
+            None => crate::estimator::defaults::MODEL_SAMPLES,
+        })
+    }
+
     /// The stored clustering.
     pub fn clustering(&self) -> Result<Option<Fitted>> {
         read_json(&self.dir, CLUSTERING)

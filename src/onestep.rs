@@ -156,8 +156,7 @@ pub fn train_one_step<B: AutodiffBackend>(
             &mut |s| on_epoch(Phase::Train(r), s),
         )?;
         B::InnerBackend::seed(device, seed);
-        let scores = infer::neg_elbo(&trained.model, vae, x, 1, device);
-        let elbo = scores.iter().sum::<f64>() / scores.len() as f64;
+        let elbo = infer::mean_neg_elbo(&trained.model, vae, x, device);
         elbos.push(elbo);
         if best.as_ref().is_none_or(|(b, _, _)| elbo < *b) {
             best = Some((elbo, r, trained));

@@ -1481,6 +1481,32 @@ fn streaming_scores_in_chunks_with_global_ids_and_no_partial_output() {
         .map(|l| l.split(',').next().unwrap().parse().unwrap())
         .collect();
     assert_eq!(ids, (0..250).collect::<Vec<_>>());
+    // a row's score does not depend on the rows beside it: streamed in chunks of 100 or 7,
+    // scored whole, or alone in a file of its own, it is the same (to float rounding)
+    let scores_of = |text: &str| -> Vec<f64> {
+        text.lines()
+            .skip(1)
+            .map(|l| l.split(',').nth(1).unwrap().parse().unwrap())
+            .collect()
+    };
+    let streamed = scores_of(&text);
+    let (whole, _) = ok(&["anomalies", &data, "--model", &m, "-q"]);
+    let (by7, _) = ok(&["anomalies", &data, "--model", &m, "--chunk-rows", "7", "-q"]);
+    let alone = write(
+        d.path(),
+        "alone.csv",
+        &format!("a,b,c\n{}\n", text_of(&data).lines().nth(138).unwrap()),
+    );
+    let (one, _) = ok(&["anomalies", &alone, "--model", &m, "-q"]);
+    let close = |a: &[f64], b: &[f64]| {
+        assert_eq!(a.len(), b.len());
+        for (x, y) in a.iter().zip(b) {
+            assert!((x - y).abs() <= 1e-6 * x.abs().max(1.0), "{x} vs {y}");
+        }
+    };
+    close(&streamed, &scores_of(&whole));
+    close(&streamed, &scores_of(&by7));
+    close(&streamed[137..138], &scores_of(&one));
     // a bad row in a later chunk: clear error, and the earlier output stays as it was
     let bad = write(
         d.path(),

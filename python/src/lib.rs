@@ -72,6 +72,15 @@ fn table(source: &str, names: Vec<String>, columns: Vec<PyColumn>) -> PyResult<T
     })
 }
 
+/// The feature columns of a schema, in order.
+fn feature_names(schema: &vaetool::data::Schema) -> Vec<String> {
+    schema
+        .features
+        .iter()
+        .map(|f| f.name().to_string())
+        .collect()
+}
+
 /// Reads a parameter of the dictionary, if present and not None.
 fn get<'py, T>(d: &Bound<'py, PyDict>, key: &str) -> PyResult<Option<T>>
 where
@@ -172,12 +181,7 @@ impl FittedDetector {
 
     /// The model's feature columns, in order.
     fn columns(&self) -> Vec<String> {
-        self.0
-            .schema()
-            .features
-            .iter()
-            .map(|f| f.name().to_string())
-            .collect()
+        feature_names(self.0.schema())
     }
 
     /// Writes the model directory (the command line's format).
@@ -255,6 +259,11 @@ impl FittedClusters {
     /// The number of clusters.
     fn k(&self) -> usize {
         self.0.k()
+    }
+
+    /// The model's feature columns, in order.
+    fn columns(&self) -> Vec<String> {
+        feature_names(self.0.schema())
     }
 
     /// Writes the model directory (the command line's format).

@@ -160,7 +160,21 @@ impl<B: Backend> Vae<B> {
             likelihood,
         );
         let z_out = (variant == Variant::Factor).then(|| z.clone());
-        let reg = match prior {
+        let reg = self.prior_reg(prior, mu, lv, z);
+        (recon, reg, z_out)
+    }
+
+    /// The regularizer of one posterior sample `z` of q(z|x) = N(μ, σ²): the exact KL to
+    /// N(0, I) (standard prior, `z` unused), VaDE's mixture term, or Su's term (ALGORITHMS.md).
+    /// `[batch]`
+    pub fn prior_reg(
+        &self,
+        prior: Prior,
+        mu: Tensor<B, 2>,
+        lv: Tensor<B, 2>,
+        z: Tensor<B, 2>,
+    ) -> Tensor<B, 1> {
+        match prior {
             Prior::Standard => kl_standard_normal(mu, lv),
             Prior::Mixture(_) => mixture_reg(
                 mu,
@@ -176,8 +190,7 @@ impl<B: Backend> Vae<B> {
                 self.classifier.as_ref().expect("Su prior").forward(z),
                 self.prior_mu.as_ref().expect("Su prior").val(),
             ),
-        };
-        (recon, reg, z_out)
+        }
     }
 
     /// log p(z) under the model's prior, per row, from the parameters on the device: N(0, I),
