@@ -6,7 +6,7 @@ command line's streaming (`--chunk-rows 65536`). The data is the one of benches/
 Each engine's scores are compared with the single-process ones, row for row.
 
     python/test.sh                 # builds the package into target/py (pyspark and dask too)
-    target/py/bin/python benches/distributed.py [ROWS]
+    target/py/bin/python benches/spark_dask.py [ROWS]
 
 Times exclude reading the CSV into memory (pandas, Spark or Dask) but include moving the rows
 into vaetool, scoring, and handing the scores back (Spark writes to its `noop` sink).
@@ -88,7 +88,7 @@ def main():
     results.append(("Spark local[2] (`vaetool.spark.score`)", s, rate(n, s), diff(got)))
     spark.stop()
 
-    from dask.distributed import Client, LocalCluster
+    from distributed import Client, LocalCluster
     import dask.dataframe as dd
     from vaetool import dask as vd
 
