@@ -551,6 +551,17 @@ pub enum InputKind {
 }
 
 impl InputKind {
+    /// What an input read with options `o` is: images, a table of pixels (an image shape), or
+    /// a table.
+    pub fn of(input: &crate::data::input::Input, o: &crate::data::input::InputOptions) -> Self {
+        use crate::data::input::Input;
+        match input {
+            Input::Images(_) => InputKind::Images,
+            Input::Table(_) if o.image_shape.is_some() => InputKind::PixelTable,
+            Input::Table(_) => InputKind::Table,
+        }
+    }
+
     /// Images, read as such or from a table of pixels.
     pub fn is_images(self) -> bool {
         self != InputKind::Table

@@ -5,6 +5,7 @@
 pub mod csv_read;
 pub mod idx;
 pub mod image;
+pub mod input;
 pub mod schema;
 
 pub use csv_read::{read_table, Column, ReadOptions, Table, TableReader};

@@ -191,19 +191,14 @@ type Scored = (
     vaetool::modeldir::ModelConfig,
 );
 
-/// What the defaults of `anomalies` see in an input read as `d` says.
-fn input_kind(input: &pipeline::Input, d: &DataArgs) -> InputKind {
-    match input {
-        pipeline::Input::Images(_) => InputKind::Images,
-        pipeline::Input::Table(_) if d.image_shape.is_some() => InputKind::PixelTable,
-        pipeline::Input::Table(_) => InputKind::Table,
-    }
-}
-
 /// The training parameters of this run ([`anomaly_training`]): contaminated unless the model
 /// trains on a clean `--train` file.
 fn training(a: &Args, input: &pipeline::Input, d: &DataArgs, clean: bool) -> TrainParams {
-    anomaly_training(&a.train.params(), input_kind(input, d), !clean)
+    anomaly_training(
+        &a.train.params(),
+        InputKind::of(input, &d.input_options()),
+        !clean,
+    )
 }
 
 /// `--ensemble N`: N models from seeds `seed..seed+N`, each row's score the mean percentile
@@ -275,7 +270,7 @@ fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize
         .score
         .unwrap_or_else(|| infer::default_score(&m.config.model));
     infer::check_score(&m.config.model, kind)?;
-    if pipeline::format_of(&a.data) != crate::args::Format::Csv {
+    if pipeline::format_of(&a.data) != vaetool::data::input::Format::Csv {
         return Err(VaeError::Usage(
             "--chunk-rows streams a CSV file; images are read whole".into(),
         )
@@ -473,7 +468,7 @@ pub fn run(a: Args) -> Result<()> {
         _ => {
             if let Some(kind) = a.score {
                 // Checked before training, on what the flags say the model will be.
-                let images = input_kind(&table, &a.data).is_images();
+                let images = InputKind::of(&table, &a.data.input_options()).is_images();
                 let probe = vaetool::model::VaeConfig::new(1, vec![], 1)
                     .with_variant(a.train.variant)
                     .with_image(images.then(|| vaetool::data::ImageShape::new(1, 16, 16)));

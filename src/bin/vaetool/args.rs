@@ -18,6 +18,16 @@ pub enum Format {
     Images,
 }
 
+impl From<Format> for vaetool::data::input::Format {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Csv => Self::Csv,
+            Format::Idx => Self::Idx,
+            Format::Images => Self::Images,
+        }
+    }
+}
+
 fn parse_delimiter(s: &str) -> Result<u8, String> {
     match s {
         "\\t" | "tab" => Ok(b'\t'),
@@ -68,6 +78,19 @@ impl DataArgs {
         std::iter::once(self.data.as_path())
             .chain(self.labels.as_deref())
             .collect()
+    }
+
+    /// The library's reading options.
+    pub fn input_options(&self) -> vaetool::data::input::InputOptions {
+        vaetool::data::input::InputOptions {
+            format: self.format.map(Format::into),
+            labels: self.labels.clone(),
+            image_size: self.image_size,
+            image_shape: self.image_shape,
+            read: self.read_options(),
+            id_column: self.id_column.clone(),
+            label_column: self.label_column.clone(),
+        }
     }
 
     /// Reading options.

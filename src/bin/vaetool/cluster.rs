@@ -286,11 +286,7 @@ fn without_model(
     table: &pipeline::Input,
     target: Option<&ModelTarget>,
 ) -> Result<Clusters> {
-    let kind = match table {
-        pipeline::Input::Images(_) => InputKind::Images,
-        pipeline::Input::Table(_) if a.data.image_shape.is_some() => InputKind::PixelTable,
-        pipeline::Input::Table(_) => InputKind::Table,
-    };
+    let kind = InputKind::of(table, &a.data.input_options());
     let method = a.method.unwrap_or(default_method(kind));
     let train = cluster_training(&a.train.params(), method);
     if let Some(latent) = method.latent() {

@@ -8,10 +8,9 @@ use anyhow::Result;
 use indicatif::{ProgressBar, ProgressStyle};
 use vaetool::anomaly::AnomalyState;
 use vaetool::backend::Cpu;
-use vaetool::data::image::{
-    looks_like_idx, read_idx_images, read_image_folder, FolderOptions, ImageSet, ImageShape,
-};
-use vaetool::data::{read_table, Prepared, Schema, Table};
+use vaetool::data::image::ImageShape;
+use vaetool::data::input;
+use vaetool::data::{Prepared, Schema};
 use vaetool::device::{resolve_for, score_on, Compute, DeviceRequest, Workload};
 use vaetool::estimator::{
     fit_one_step, fit_vae, EpochRule, OneStepModel, OneStepParams, Plan, TrainParams, TrainedModel,
@@ -31,56 +30,12 @@ pub fn warn_all(warnings: &[String]) {
     }
 }
 
-/// What a DATA argument holds: a table, or images read from IDX files or a folder.
-pub enum Input {
-    /// A CSV file (a table, or pixels with `--image-shape`).
-    Table(Table),
-    /// IDX images or a folder of images.
-    Images(ImageSet),
-}
-
-impl Input {
-    /// The source as printed in messages.
-    pub fn source_name(&self) -> String {
-        match self {
-            Input::Table(t) => t.source_name(),
-            Input::Images(s) => s.source_name(),
-        }
-    }
-
-    /// Number of rows (images).
-    pub fn n_rows(&self) -> usize {
-        match self {
-            Input::Table(t) => t.n_rows(),
-            Input::Images(s) => s.x.rows,
-        }
-    }
-
-    /// Whether the table has this column (images have no named columns).
-    pub fn has_column(&self, name: &str) -> bool {
-        match self {
-            Input::Table(t) => t.column_index(name).is_some(),
-            Input::Images(_) => false,
-        }
-    }
-}
+pub use vaetool::data::input::Input;
 
 /// The input's format: `--format`, else a folder is images, an IDX name is IDX, anything
 /// else CSV.
-pub fn format_of(d: &DataArgs) -> Format {
-    d.format.unwrap_or_else(|| {
-        if d.data.is_dir() {
-            Format::Images
-        } else if looks_like_idx(&d.data) {
-            Format::Idx
-        } else {
-            Format::Csv
-        }
-    })
-}
-
-fn usage(msg: String) -> anyhow::Error {
-    vaetool::VaeError::Usage(msg).into()
+pub fn format_of(d: &DataArgs) -> input::Format {
+    input::format_of(&d.data, d.format.map(Format::into))
 }
 
 /// Reads DATA (a table or images).
@@ -91,103 +46,14 @@ pub fn read(d: &DataArgs) -> Result<Input> {
 /// Reads DATA for a model trained on images of `target` (folders are resized and converted
 /// to it; IDX images must have it).
 pub fn read_for(d: &DataArgs, target: Option<ImageShape>) -> Result<Input> {
-    let format = format_of(d);
-    let name = d.data.display();
-    if d.labels.is_some() && format != Format::Idx {
-        return Err(usage(format!(
-            "--labels names the IDX label file of IDX images; {name} is not IDX (hint: \
-             --label-column names a CSV column; a folder's labels are its sub-folder names)"
-        )));
-    }
-    if d.image_size.is_some() && format != Format::Images {
-        return Err(usage(format!(
-            "--image-size resizes the images of a folder; {name} is not a folder"
-        )));
-    }
-    if d.image_shape.is_some() && format != Format::Csv {
-        return Err(usage(format!(
-            "--image-shape lays out the pixel columns of a CSV; {name} already has a shape"
-        )));
-    }
-    if format != Format::Csv {
-        for (flag, v) in [
-            ("--id-column", &d.id_column),
-            ("--label-column", &d.label_column),
-        ] {
-            if v.is_some() {
-                return Err(usage(format!(
-                    "{flag} names a CSV column; images have none (their id is the path or the \
-                     index; labels come from sub-folders or --labels)"
-                )));
-            }
-        }
-    }
-    let check_target = |s: &ImageSet| -> Result<()> {
-        match target {
-            Some(t) if t != s.shape => Err(vaetool::VaeError::Model(format!(
-                "{}: the images are {} (channels x height x width) but the model takes {t}",
-                s.source_name(),
-                s.shape
-            ))
-            .into()),
-            _ => Ok(()),
-        }
-    };
-    if format != Format::Csv && d.data == Path::new("-") {
-        return Err(usage(
-            "-: IDX files and image folders are read from a path, not from standard input \
-             (only CSV can come from -)"
-                .into(),
-        ));
-    }
-    Ok(match format {
-        Format::Csv => Input::Table(read_table(&d.data, &d.read_options())?),
-        Format::Idx => {
-            let s = read_idx_images(&d.data, d.labels.as_deref())?;
-            check_target(&s)?;
-            Input::Images(s)
-        }
-        Format::Images => {
-            if let Some(n) = d.image_size.filter(|n| !(1..=4096).contains(n)) {
-                return Err(usage(format!(
-                    "--image-size must be from 1 to 4096, got {n}"
-                )));
-            }
-            let size = d.image_size.map(|n| (n, n));
-            if let (Some(t), Some(sz)) = (target, size) {
-                if (t.height, t.width) != sz {
-                    return Err(usage(format!(
-                        "--image-size {} differs from the model's {}x{} images",
-                        sz.0, t.height, t.width
-                    )));
-                }
-            }
-            let opts = FolderOptions {
-                size: size.or(target.map(|t| (t.height, t.width))),
-                channels: target.map(|t| t.channels),
-            };
-            let s = read_image_folder(&d.data, &opts)?;
-            check_target(&s)?;
-            Input::Images(s)
-        }
-    })
+    Ok(input::read_input(&d.data, &d.input_options(), target)?)
 }
 
-/// Fits the schema on the training input and applies it.
+/// Fits the schema on the training input and applies it, printing its warnings.
 fn fit_input(input: &Input, d: &DataArgs, f: &FeatureArgs) -> Result<(Schema, Prepared)> {
-    match input {
-        Input::Table(table) => match d.image_shape {
-            Some(shape) => Ok(Schema::fit_pixels(table, &f.data_options(d), shape)?),
-            None => {
-                let (schema, warnings) = Schema::fit(table, &f.data_options(d))?;
-                warn_all(&warnings);
-                let data = schema.transform(table)?;
-                warn_all(&data.warnings);
-                Ok((schema, data))
-            }
-        },
-        Input::Images(s) => Ok((Schema::for_images(s.shape), s.clone().into_prepared())),
-    }
+    let (schema, data) = input::fit_input(input, &d.input_options(), &f.data_options(d))?;
+    warn_all(&data.warnings);
+    Ok((schema, data))
 }
 
 struct Progress {
@@ -473,60 +339,10 @@ pub fn load_and_prepare(dir: &Path, d: &DataArgs) -> Result<(LoadedModel<Cpu>, I
     Ok((m, input, p))
 }
 
-/// Applies a stored schema to the input; `--id-column`/`--label-column` override the stored
-/// ones.
+/// Applies a stored schema to the input, printing its warnings; `--id-column`/`--label-column`
+/// override the stored ones.
 pub fn prepare_with(schema: &Schema, input: &Input, d: &DataArgs) -> Result<Prepared> {
-    let table = match input {
-        Input::Table(t) => t,
-        Input::Images(s) => {
-            return match schema.image {
-                Some(shape) if schema.features.is_empty() && shape == s.shape => {
-                    Ok(s.clone().into_prepared())
-                }
-                Some(shape) if !schema.features.is_empty() => {
-                    Err(vaetool::VaeError::Model(format!(
-                        "{}: the model was trained on a CSV of {shape} pixels; give it such a CSV",
-                        s.source_name()
-                    ))
-                    .into())
-                }
-                Some(shape) => Err(vaetool::VaeError::Model(format!(
-                    "{}: the images are {} but the model takes {shape}",
-                    s.source_name(),
-                    s.shape
-                ))
-                .into()),
-                None => Err(vaetool::VaeError::Model(format!(
-                    "{}: the model was trained on a table, not on images",
-                    s.source_name()
-                ))
-                .into()),
-            };
-        }
-    };
-    let mut schema = schema.clone();
-    if let Some(id) = &d.id_column {
-        schema.id_column = Some(id.clone());
-    }
-    if let Some(l) = &d.label_column {
-        schema.label_column = Some(l.clone());
-    }
-    for (flag, col) in [
-        ("--id-column", &d.id_column),
-        ("--label-column", &d.label_column),
-    ] {
-        if let Some(c) = col {
-            if table.column_index(c).is_none() {
-                return Err(vaetool::VaeError::Usage(format!(
-                    "{}: {flag} '{c}' is not a column (columns: {})",
-                    table.source_name(),
-                    table.headers.join(", ")
-                ))
-                .into());
-            }
-        }
-    }
-    let p = schema.transform(table)?;
+    let p = input::prepare_with(schema, input, &d.input_options())?;
     warn_all(&p.warnings);
     Ok(p)
 }
