@@ -437,7 +437,16 @@ impl Kept {
         anomaly: Option<&AnomalyState>,
         clustering: Option<&Fitted>,
     ) -> Result<()> {
-        ModelTarget::claim(dir)?.save(NewModel {
+        self.save_to(&ModelTarget::claim(dir)?, anomaly, clustering)
+    }
+
+    fn save_to(
+        &self,
+        target: &ModelTarget,
+        anomaly: Option<&AnomalyState>,
+        clustering: Option<&Fitted>,
+    ) -> Result<()> {
+        target.save(NewModel {
             config: &self.config,
             model: &self.model,
             history: &self.history,
@@ -841,15 +850,68 @@ pub struct AnomalyDetector {
     /// Or a target false-positive rate on rows like the training rows (the same quantile,
     /// named for clean training data).
     pub fpr: Option<f64>,
+    /// Train this many models from consecutive seeds and average each row's percentile among
+    /// every model's training scores (default 1: one model).
+    pub ensemble: Option<usize>,
 }
 
-/// A fitted [`AnomalyDetector`]: the model, its training-score reference and threshold.
+/// A fitted [`AnomalyDetector`]: the model (or the models of an ensemble), its training-score
+/// reference and threshold.
 pub struct FittedAnomalyDetector {
-    kept: Kept,
+    members: Vec<Member>,
+    /// One model's stored state; for an ensemble, the score and draws of its models with the
+    /// reference and threshold of the combined (percentile) scores.
     state: AnomalyState,
     training_scores: Vec<f64>,
-    seed: u64,
     device: DeviceRequest,
+}
+
+/// One model of a fitted detector, with its own training-score reference and seed.
+struct Member {
+    kept: Kept,
+    reference: Vec<f64>,
+    seed: u64,
+}
+
+/// What a front end sees of a fit — the data's warnings, each ensemble member, the plan, the
+/// epochs, the end of the training — and how it picks the device. Every method does nothing
+/// (and the device is chosen silently for each workload) unless the front end says otherwise.
+pub trait Watch {
+    /// A warning about the data (a constant column, an unseen category, …).
+    fn warning(&mut self, _warning: &str) {}
+    /// Member `i` (from 0) of an ensemble of `n` is about to be trained from `seed`.
+    fn member(&mut self, _i: usize, _n: usize, _seed: u64) {}
+    /// The training about to run on `rows` rows.
+    fn planned(&mut self, _plan: &Plan, _rows: usize) {}
+    /// An epoch finished.
+    fn epoch(&mut self, _stats: &EpochStats) {}
+    /// The training ended (`None`: it failed).
+    fn trained(&mut self, _model: Option<&TrainedModel>) {}
+    /// The device for a workload.
+    fn device(&mut self, request: DeviceRequest, work: Workload) -> Result<Compute> {
+        device_for(request, work)
+    }
+}
+
+/// A [`Watch`] that sees nothing: the estimators' own fits.
+pub struct Unwatched;
+
+impl Watch for Unwatched {}
+
+/// Trains a plain VAE by the training parameters `t` on prepared rows (the schema fitted on
+/// them), telling `watch` the plan, every epoch and the end.
+pub fn train_prepared(
+    schema: Schema,
+    data: Prepared,
+    t: &TrainParams,
+    watch: &mut dyn Watch,
+) -> Result<TrainedModel> {
+    let plan = t.plan(&schema, &data.x, Prior::Standard, EpochRule::Plain)?;
+    watch.planned(&plan, data.x.rows);
+    let compute = watch.device(t.device, Workload::training(&plan.vae, plan.cfg.batch_size))?;
+    let result = fit_vae(&compute, plan, schema, data, &mut |e| watch.epoch(e));
+    watch.trained(result.as_ref().ok());
+    result
 }
 
 impl AnomalyDetector {
@@ -864,6 +926,9 @@ impl AnomalyDetector {
         }
         if self.samples == Some(0) {
             return Err(VaeError::Usage("--samples must be at least 1".into()));
+        }
+        if self.ensemble == Some(0) {
+            return Err(VaeError::Usage("--ensemble must be at least 1".into()));
         }
         Ok(())
     }
@@ -883,45 +948,113 @@ impl AnomalyDetector {
     fn fit_with(&self, table: &Table, contaminated: bool) -> Result<FittedAnomalyDetector> {
         self.check()?;
         let (schema, data, _) = prepare_table(table, &self.data)?;
-        let t = anomaly_training(&self.train, InputKind::Table, contaminated);
-        let plan = t.plan(&schema, &data.x, Prior::Standard, EpochRule::Plain)?;
-        let kind = self
+        let (fitted, _) =
+            self.fit_prepared(schema, data, InputKind::Table, contaminated, &mut Unwatched)?;
+        Ok(fitted)
+    }
+
+    /// Trains on an input (a table, a table of pixels, images) read with `o`: its rows, or
+    /// known-good rows when `clean`. `watch` sees the training. Returns the fitted detector
+    /// and the training rows as prepared (ids, labels).
+    pub fn fit_input(
+        &self,
+        input: &crate::data::input::Input,
+        o: &crate::data::input::InputOptions,
+        clean: bool,
+        watch: &mut dyn Watch,
+    ) -> Result<(FittedAnomalyDetector, Prepared)> {
+        self.check()?;
+        let (schema, data) = crate::data::input::fit_input(input, o, &self.data)?;
+        for w in &data.warnings {
+            watch.warning(w);
+        }
+        self.fit_prepared(schema, data, InputKind::of(input, o), !clean, watch)
+    }
+
+    fn fit_prepared(
+        &self,
+        schema: Schema,
+        data: Prepared,
+        kind: InputKind,
+        contaminated: bool,
+        watch: &mut dyn Watch,
+    ) -> Result<(FittedAnomalyDetector, Prepared)> {
+        let t = anomaly_training(&self.train, kind, contaminated);
+        // the score is checked on the network the plan describes, before any training
+        let probe = t.plan(&schema, &data.x, Prior::Standard, EpochRule::Plain)?;
+        let score = self
             .score
-            .unwrap_or_else(|| infer::default_score(&plan.vae));
-        infer::check_score(&plan.vae, kind)?;
-        let compute = device_for(t.device, Workload::training(&plan.vae, plan.cfg.batch_size))?;
-        let m = fit_vae(&compute, plan, schema, data, &mut |_| {})?;
-        let samples = self
-            .samples
-            .unwrap_or_else(|| infer::default_samples(&m.config.model, m.data.x.rows));
-        let scores = score_on(
-            &compute,
-            &m.model,
-            &m.config.model,
-            &m.data.x,
-            kind,
-            samples,
-            t.seed,
-        )?;
-        let reference = reference_scores(&scores);
+            .unwrap_or_else(|| infer::default_score(&probe.vae));
+        infer::check_score(&probe.vae, score)?;
+        let n = self.ensemble.unwrap_or(1).max(1);
+        let (mut members, mut scores) = (Vec::with_capacity(n), Vec::with_capacity(n));
+        let mut training = None;
+        let mut samples = 0;
+        for i in 0..n {
+            let mut ti = t.clone();
+            ti.seed = t.seed.wrapping_add(i as u64);
+            if n > 1 {
+                watch.member(i, n, ti.seed);
+            }
+            let m = train_prepared(schema.clone(), data.clone(), &ti, watch)?;
+            samples = self
+                .samples
+                .unwrap_or_else(|| infer::default_samples(&m.config.model, m.data.x.rows));
+            let compute = watch.device(
+                ti.device,
+                Workload::Score {
+                    rows: m.data.x.rows,
+                },
+            )?;
+            let s = score_on(
+                &compute,
+                &m.model,
+                &m.config.model,
+                &m.data.x,
+                score,
+                samples,
+                ti.seed,
+            )?;
+            if training.is_none() {
+                training = Some(m.data.clone());
+            }
+            members.push(Member {
+                kept: Kept::of(m),
+                reference: reference_scores(&s),
+                seed: ti.seed,
+            });
+            scores.push(s);
+        }
+        let training_scores = if n == 1 {
+            scores.pop().expect("one model")
+        } else {
+            let refs: Vec<Vec<f64>> = members.iter().map(|m| m.reference.clone()).collect();
+            crate::anomaly::ensemble_scores(&scores, &refs)
+        };
+        let reference = if n == 1 {
+            members[0].reference.clone()
+        } else {
+            reference_scores(&training_scores)
+        };
         let threshold = quantile_threshold(&reference, self.contamination, self.fpr)?;
-        Ok(FittedAnomalyDetector {
-            kept: Kept::of(m),
+        let fitted = FittedAnomalyDetector {
+            members,
             state: AnomalyState {
-                score: kind,
+                score,
                 samples,
                 reference,
                 threshold,
             },
-            training_scores: scores,
-            seed: t.seed,
+            training_scores,
             device: t.device,
-        })
+        };
+        Ok((fitted, training.expect("at least one model")))
     }
 }
 
 impl FittedAnomalyDetector {
-    /// The training rows' scores, as `fit` computed them (higher: more anomalous).
+    /// The training rows' scores, as `fit` computed them (higher: more anomalous; for an
+    /// ensemble, mean percentiles in [0, 1]).
     pub fn training_scores(&self) -> &[f64] {
         &self.training_scores
     }
@@ -931,31 +1064,54 @@ impl FittedAnomalyDetector {
         self.state.threshold.map(|t| t.value)
     }
 
+    /// The stored threshold, with how it was set.
+    pub fn threshold_info(&self) -> Option<Threshold> {
+        self.state.threshold
+    }
+
     /// The schema the model reads its columns by.
     pub fn schema(&self) -> &Schema {
-        &self.kept.config.schema
+        &self.members[0].kept.config.schema
+    }
+
+    /// The (first) model's network, on the CPU.
+    pub fn network(&self) -> &Vae<Cpu> {
+        &self.members[0].kept.model
+    }
+
+    /// The (first) model's configuration (`config.json`).
+    pub fn config(&self) -> &ModelConfig {
+        &self.members[0].kept.config
     }
 
     /// Scores the rows of `table` (its columns checked against the schema), reproducible for
     /// the training seed.
     pub fn score(&self, table: &Table) -> Result<Vec<f64>> {
-        let p = self.kept.config.schema.transform(table)?;
+        let p = self.schema().transform(table)?;
         self.score_prepared(&p.x)
     }
 
-    /// Scores rows already prepared by the schema.
+    /// Scores rows already prepared by the schema (an ensemble: each row's mean percentile
+    /// among its models' training scores).
     pub fn score_prepared(&self, x: &Matrix) -> Result<Vec<f64>> {
         let compute = device_for(self.device, Workload::Score { rows: x.rows })?;
-        let samples = self.state.samples;
-        score_on(
-            &compute,
-            &self.kept.model,
-            &self.kept.config.model,
-            x,
-            self.state.score,
-            samples,
-            self.seed,
-        )
+        let mut scores = Vec::with_capacity(self.members.len());
+        for m in &self.members {
+            scores.push(score_on(
+                &compute,
+                &m.kept.model,
+                &m.kept.config.model,
+                x,
+                self.state.score,
+                self.state.samples,
+                m.seed,
+            )?);
+        }
+        if scores.len() == 1 {
+            return Ok(scores.pop().expect("one model"));
+        }
+        let refs: Vec<Vec<f64>> = self.members.iter().map(|m| m.reference.clone()).collect();
+        Ok(crate::anomaly::ensemble_scores(&scores, &refs))
     }
 
     /// Whether each row of `table` is an anomaly (scores above the threshold); an error when
@@ -972,9 +1128,23 @@ impl FittedAnomalyDetector {
     }
 
     /// Writes the model directory (the command line's format): `vaetool anomalies DATA
-    /// --model DIR` then scores with it.
+    /// --model DIR` then scores with it. An ensemble is several models: an error.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        self.kept.save(dir, Some(&self.state), None)
+        self.save_to(&ModelTarget::claim(dir)?)
+    }
+
+    /// [`FittedAnomalyDetector::save`] into a target claimed before training.
+    pub fn save_to(&self, target: &ModelTarget) -> Result<()> {
+        if self.members.len() > 1 {
+            return Err(VaeError::Usage(format!(
+                "an ensemble of {} models is not one model directory: fit one model \
+                 (ensemble 1) to save it",
+                self.members.len()
+            )));
+        }
+        self.members[0]
+            .kept
+            .save_to(target, Some(&self.state), None)
     }
 
     /// Loads a model directory written by [`FittedAnomalyDetector::save`] or the command
@@ -988,10 +1158,13 @@ impl FittedAnomalyDetector {
             ))
         })?;
         Ok(Self {
-            kept,
+            members: vec![Member {
+                kept,
+                reference: state.reference.clone(),
+                seed,
+            }],
             state,
             training_scores: vec![],
-            seed,
             device: DeviceRequest::Auto,
         })
     }

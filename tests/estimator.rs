@@ -331,4 +331,53 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
     bad.contamination = None;
     bad.train.lr = f64::NAN;
     assert!(bad.fit(&table("iris.csv")).is_err());
+
+    // any input, through `fit_input`: IDX images, and an ensemble, as the command line
+    let idx = data("mnist-tiny/images-idx3-ubyte.gz");
+    let idx = idx.to_str().unwrap();
+    let o = vaetool::data::input::InputOptions::default();
+    let images = vaetool::data::input::read_input(Path::new(idx), &o, None).unwrap();
+    let mut d = AnomalyDetector::default();
+    d.train.epochs = Some(3);
+    let (fitted, training) = d
+        .fit_input(&images, &o, false, &mut vaetool::estimator::Unwatched)
+        .unwrap();
+    assert_eq!(training.x.rows, images.n_rows());
+    let cli = cli_column(&["anomalies", idx, "--epochs", "3", "-q"], "score");
+    assert_eq!(fitted.training_scores(), &cli[..], "images: library vs CLI");
+    let mut d = AnomalyDetector::default();
+    d.data.label_column = Some("outlier".into());
+    d.train.epochs = Some(5);
+    d.train.seed = 4;
+    d.ensemble = Some(3);
+    let fitted = d.fit(&t).unwrap();
+    let cli = cli_column(
+        &[
+            "anomalies",
+            breastw,
+            "--label-column",
+            "outlier",
+            "--ensemble",
+            "3",
+            "--epochs",
+            "5",
+            "--seed",
+            "4",
+            "-q",
+        ],
+        "score",
+    );
+    assert_eq!(
+        fitted.training_scores(),
+        &cli[..],
+        "ensemble: library vs CLI"
+    );
+    assert_eq!(fitted.score(&t).unwrap(), cli, "ensemble: score()");
+    assert_eq!(
+        fitted
+            .save(&tmp.path().join("ens"))
+            .unwrap_err()
+            .to_string(),
+        "an ensemble of 3 models is not one model directory: fit one model (ensemble 1) to save it"
+    );
 }

@@ -214,6 +214,7 @@ fn fit_detector(
     d.fpr = get(params, "fpr")?;
     d.samples = get(params, "samples")?;
     d.score = parsed(params, "score")?;
+    d.ensemble = get(params, "ensemble")?;
     let clean: bool = get(params, "clean")?.unwrap_or(false);
     py.detach(|| if clean { d.fit_clean(&t) } else { d.fit(&t) })
         .map(FittedDetector)

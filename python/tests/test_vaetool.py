@@ -190,3 +190,18 @@ def test_the_gil_is_released_while_training():
     # at most; released, for most of the fit (sharing the cores with the training)
     assert elapsed > 0.2, elapsed
     assert during > 0.1 * rate * elapsed, (during, rate, elapsed)
+
+
+def test_ensembles_are_the_command_lines(breastw, tmp_path):
+    X, _ = breastw
+    det = AnomalyDetector(ensemble=3, epochs=5, random_state=4).fit(X)
+    out = cli("anomalies", DATA / "breastw.csv", "--label-column", "outlier",
+              "--ensemble", "3", "--epochs", "5", "--seed", "4")
+    s = det.anomaly_score(X)
+    np.testing.assert_array_equal(s, out["score"].to_numpy())
+    # mean percentiles
+    assert s.min() >= 0 and s.max() <= 1
+    with pytest.raises(ValueError, match="an ensemble of 3 models is not one model directory"):
+        det.save(tmp_path / "m")
+    with pytest.raises(ValueError, match="--ensemble must be at least 1"):
+        AnomalyDetector(ensemble=0).fit(X)

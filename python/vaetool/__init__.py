@@ -129,6 +129,7 @@ class AnomalyDetector(_Params):
         fpr=None,
         score=None,
         samples=None,
+        ensemble=None,
         hidden=None,
         latent=None,
         epochs=None,
@@ -151,6 +152,7 @@ class AnomalyDetector(_Params):
         self.fpr = fpr
         self.score = score
         self.samples = samples
+        self.ensemble = ensemble
         self.hidden = hidden
         self.latent = latent
         self.epochs = epochs

@@ -6,8 +6,7 @@ use std::path::PathBuf;
 
 use anyhow::Result;
 use vaetool::anomaly::{
-    check_contamination, fpr_threshold, outlier_labels, ranks, reference_scores, AnomalyState,
-    Threshold, ThresholdSource,
+    check_contamination, fpr_threshold, outlier_labels, ranks, Threshold, ThresholdSource,
 };
 use vaetool::infer::{self, ScoreKind};
 use vaetool::metrics::{average_precision, roc_auc};
@@ -15,7 +14,7 @@ use vaetool::modeldir::ModelTarget;
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
-use vaetool::estimator::{anomaly_training, quantile_threshold, InputKind, TrainParams};
+use vaetool::estimator::{quantile_threshold, AnomalyDetector, InputKind};
 
 use crate::args::{DataArgs, FeatureArgs, TrainArgs};
 use crate::pipeline;
@@ -80,15 +79,6 @@ pub struct Args {
     /// Output CSV (default: stdout).
     #[arg(short, long)]
     output: Option<PathBuf>,
-}
-
-impl Args {
-    /// Posterior draws for scoring with a model of `vae` trained on `rows` rows: `--samples`,
-    /// else [`infer::default_samples`].
-    fn samples_for(&self, vae: &vaetool::model::VaeConfig, rows: usize) -> usize {
-        self.samples
-            .unwrap_or_else(|| infer::default_samples(vae, rows))
-    }
 }
 
 /// A quantile threshold requested by `--contamination` or `--fpr`.
@@ -191,73 +181,63 @@ type Scored = (
     vaetool::modeldir::ModelConfig,
 );
 
-/// The training parameters of this run ([`anomaly_training`]): contaminated unless the model
-/// trains on a clean `--train` file.
-fn training(a: &Args, input: &pipeline::Input, d: &DataArgs, clean: bool) -> TrainParams {
-    anomaly_training(
-        &a.train.params(),
-        InputKind::of(input, &d.input_options()),
-        !clean,
-    )
+/// The library's detector for these flags, reading its training rows as `d` says.
+fn detector(a: &Args, d: &DataArgs) -> AnomalyDetector {
+    AnomalyDetector {
+        data: a.features.data_options(d),
+        train: a.train.params(),
+        score: a.score,
+        samples: a.samples,
+        contamination: a.contamination,
+        fpr: a.fpr,
+        ensemble: Some(a.ensemble as usize),
+    }
 }
 
-/// `--ensemble N`: N models from seeds `seed..seed+N`, each row's score the mean percentile
-/// among the models' training scores.
-fn run_ensemble(a: &Args, table: &pipeline::Input, seed: u64) -> Result<Scored> {
+/// Trains on DATA itself (the usual unsupervised case), on known-good rows (`--train`), or an
+/// ensemble of either (`--ensemble`), and scores DATA.
+fn train_and_score(
+    a: &Args,
+    table: &pipeline::Input,
+    target: Option<&ModelTarget>,
+) -> Result<Scored> {
+    if let Some(kind) = a.score {
+        // Checked before reading a --train file, on what the flags say the model will be.
+        let images = InputKind::of(table, &a.data.input_options()).is_images();
+        let probe = vaetool::model::VaeConfig::new(1, vec![], 1)
+            .with_variant(a.train.variant)
+            .with_image(images.then(|| vaetool::data::ImageShape::new(1, 16, 16)));
+        infer::check_score(&probe, kind)?;
+    }
     let clean = load_training(a)?;
-    let (train_table, train_args) = match &clean {
+    let (train_input, train_args) = match &clean {
         Some((t, d)) => (t, d.clone()),
         None => (table, a.data.clone()),
     };
-    let (mut data_scores, mut train_scores, mut refs) = (Vec::new(), Vec::new(), Vec::new());
-    let mut first = None;
-    for m in 0..a.ensemble {
-        let mut targs = training(a, train_table, &train_args, clean.is_some());
-        targs.seed = seed.wrapping_add(m);
-        if !a.train.quiet {
-            eprintln!(
-                "ensemble model {}/{} (seed {})",
-                m + 1,
-                a.ensemble,
-                targs.seed
-            );
-        }
-        let t =
-            pipeline::train_model(train_table, &train_args, &a.features, &targs, a.train.quiet)?;
-        let kind = a
-            .score
-            .unwrap_or_else(|| infer::default_score(&t.config.model));
-        infer::check_score(&t.config.model, kind)?;
-        let samples = a.samples_for(&t.config.model, t.data.x.rows);
-        let ts = pipeline::scores_of(
-            &t.model,
-            &t.config.model,
-            &t.data.x,
-            kind,
-            samples,
-            targs.seed,
-        )?;
-        let (ds, p) = if a.train_file.is_some() {
-            let p = pipeline::prepare_with(&t.config.schema, table, &a.data)?;
-            (
-                pipeline::scores_of(&t.model, &t.config.model, &p.x, kind, samples, targs.seed)?,
-                p,
-            )
-        } else {
-            (ts.clone(), t.data.clone())
-        };
-        refs.push(reference_scores(&ts));
-        train_scores.push(ts);
-        data_scores.push(ds);
-        if first.is_none() {
-            first = Some((p, t.model, t.config));
-        }
+    let (fitted, training) = detector(a, &train_args).fit_input(
+        train_input,
+        &train_args.input_options(),
+        clean.is_some(),
+        &mut pipeline::CliWatch::new(a.train.quiet),
+    )?;
+    if let Some(target) = target {
+        fitted.save_to(target)?;
+        eprintln!("model written to {}", target.dir().display());
     }
-    let scores = vaetool::anomaly::ensemble_scores(&data_scores, &refs);
-    let reference = reference_scores(&vaetool::anomaly::ensemble_scores(&train_scores, &refs));
-    let threshold = absolute(a).or(quantile_request(a, &reference)?);
-    let (p, model, config) = first.expect("at least two models");
-    Ok((scores, threshold, p, model, config))
+    let (scores, p) = if a.train_file.is_some() {
+        let p = pipeline::prepare_with(fitted.schema(), table, &a.data)?;
+        (fitted.score_prepared(&p.x)?, p)
+    } else {
+        (fitted.training_scores().to_vec(), training)
+    };
+    let threshold = absolute(a).or(fitted.threshold_info());
+    Ok((
+        scores,
+        threshold,
+        p,
+        fitted.network().clone(),
+        fitted.config().clone(),
+    ))
 }
 
 /// Scores a file chunk by chunk with a saved model, writing as it goes.
@@ -464,70 +444,7 @@ pub fn run(a: Args) -> Result<()> {
             let threshold = model_threshold(&a, &m, dir, kind)?;
             (scores, threshold, p, m.model, m.config)
         }
-        _ if a.ensemble > 1 => run_ensemble(&a, &table, seed)?,
-        _ => {
-            if let Some(kind) = a.score {
-                // Checked before training, on what the flags say the model will be.
-                let images = InputKind::of(&table, &a.data.input_options()).is_images();
-                let probe = vaetool::model::VaeConfig::new(1, vec![], 1)
-                    .with_variant(a.train.variant)
-                    .with_image(images.then(|| vaetool::data::ImageShape::new(1, 16, 16)));
-                infer::check_score(&probe, kind)?;
-            }
-            // Train on DATA itself (the usual unsupervised case), or on known-good rows.
-            let clean = load_training(&a)?;
-            let (train_table, train_args) = match &clean {
-                Some((t, d)) => (t, d.clone()),
-                None => (&table, a.data.clone()),
-            };
-            let targs = training(&a, train_table, &train_args, clean.is_some());
-            let t = pipeline::train_model(
-                train_table,
-                &train_args,
-                &a.features,
-                &targs,
-                a.train.quiet,
-            )?;
-            let kind = a
-                .score
-                .unwrap_or_else(|| infer::default_score(&t.config.model));
-            let train_samples = a.samples_for(&t.config.model, t.data.x.rows);
-            let train_scores = pipeline::scores_of(
-                &t.model,
-                &t.config.model,
-                &t.data.x,
-                kind,
-                train_samples,
-                seed,
-            )?;
-            let reference = reference_scores(&train_scores);
-            let quantile = quantile_request(&a, &reference)?;
-            if let Some(target) = &target {
-                let state = AnomalyState {
-                    score: kind,
-                    samples: train_samples,
-                    reference,
-                    threshold: quantile,
-                };
-                t.save(target, Some(&state), None)?;
-                eprintln!("model written to {}", target.dir().display());
-            }
-            let (scores, p) = if a.train_file.is_some() {
-                let p = pipeline::prepare_with(&t.config.schema, &table, &a.data)?;
-                let s = pipeline::scores_of(
-                    &t.model,
-                    &t.config.model,
-                    &p.x,
-                    kind,
-                    train_samples,
-                    seed,
-                )?;
-                (s, p)
-            } else {
-                (train_scores, t.data)
-            };
-            (scores, absolute(&a).or(quantile), p, t.model, t.config)
-        }
+        _ => train_and_score(&a, &table, target.as_ref())?,
     };
     let explained = match a.explain {
         None => None,

@@ -13,7 +13,8 @@ use vaetool::data::input;
 use vaetool::data::{Prepared, Schema};
 use vaetool::device::{resolve_for, score_on, Compute, DeviceRequest, Workload};
 use vaetool::estimator::{
-    fit_one_step, fit_vae, EpochRule, OneStepModel, OneStepParams, Plan, TrainParams, TrainedModel,
+    fit_one_step, train_prepared, EpochRule, OneStepModel, OneStepParams, Plan, TrainParams,
+    TrainedModel, Watch,
 };
 use vaetool::metrics;
 use vaetool::model::{Prior, Vae, VaeConfig};
@@ -137,6 +138,65 @@ fn report(t: &TrainedModel, quiet: bool) {
     }
 }
 
+/// What the command line shows of a library fit: warnings, ensemble members, the plan, a
+/// progress display (unless quiet) and the result line; the device is the run's.
+pub struct CliWatch {
+    quiet: bool,
+    progress: Option<Progress>,
+}
+
+impl CliWatch {
+    pub fn new(quiet: bool) -> Self {
+        Self {
+            quiet,
+            progress: None,
+        }
+    }
+}
+
+impl Watch for CliWatch {
+    fn warning(&mut self, w: &str) {
+        eprintln!("warning: {w}");
+    }
+
+    fn member(&mut self, i: usize, n: usize, seed: u64) {
+        if !self.quiet {
+            eprintln!("ensemble model {}/{n} (seed {seed})", i + 1);
+        }
+    }
+
+    fn planned(&mut self, plan: &Plan, rows: usize) {
+        if !self.quiet {
+            eprintln!("{}", plan.describe(rows));
+        }
+        self.progress = Some(Progress::new(plan.cfg.epochs, self.quiet));
+    }
+
+    fn epoch(&mut self, e: &EpochStats) {
+        if let Some(p) = &mut self.progress {
+            p.update(e);
+        }
+    }
+
+    fn trained(&mut self, m: Option<&TrainedModel>) {
+        if let Some(p) = self.progress.take() {
+            p.finish();
+        }
+        if let Some(m) = m {
+            report(m, self.quiet);
+        }
+    }
+
+    fn device(&mut self, req: DeviceRequest, w: Workload) -> vaetool::Result<Compute> {
+        compute(req, w)
+            .cloned()
+            .map_err(|e| match e.downcast::<vaetool::VaeError>() {
+                Ok(v) => v,
+                Err(e) => vaetool::VaeError::Usage(e.to_string()),
+            })
+    }
+}
+
 /// Fits the schema on `input` and trains a plain VAE by the training parameters, with a
 /// progress display unless `quiet`.
 pub fn train_model(
@@ -146,16 +206,9 @@ pub fn train_model(
     t: &TrainParams,
     quiet: bool,
 ) -> Result<TrainedModel> {
-    let (schema, data, plan) = plan(input, d, f, t, Prior::Standard, EpochRule::Plain, quiet)?;
-    let mut progress = Progress::new(plan.cfg.epochs, quiet);
-    let work = Workload::training(&plan.vae, plan.cfg.batch_size);
-    let result = fit_vae(compute(t.device, work)?, plan, schema, data, &mut |e| {
-        progress.update(e)
-    });
-    progress.finish();
-    let m = result?;
-    report(&m, quiet);
-    Ok(m)
+    t.check(Prior::Standard)?;
+    let (schema, data) = fit_input(input, d, f)?;
+    Ok(train_prepared(schema, data, t, &mut CliWatch::new(quiet))?)
 }
 
 /// Trains a VaDE or Su model (pretraining, mixture initialization, restarts), with progress
