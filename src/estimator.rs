@@ -635,6 +635,15 @@ impl std::str::FromStr for Method {
 }
 
 impl Method {
+    /// The method that fits a clustering of latent means.
+    pub fn of_latent(m: ClusterMethod) -> Self {
+        match m {
+            ClusterMethod::Kmeans => Method::Kmeans,
+            ClusterMethod::Gmm => Method::Gmm,
+            ClusterMethod::N2d => Method::N2d,
+        }
+    }
+
     /// The clustering of latent means this method fits, `None` for the one-step methods.
     pub fn latent(self) -> Option<ClusterMethod> {
         match self {
@@ -873,20 +882,21 @@ struct Member {
     seed: u64,
 }
 
-/// What a front end sees of a fit — the data's warnings, each ensemble member, the plan, the
-/// epochs, the end of the training — and how it picks the device. Every method does nothing
+/// What a front end sees of a fit, and how it picks the device. Every method does nothing
 /// (and the device is chosen silently for each workload) unless the front end says otherwise.
 pub trait Watch {
-    /// A warning about the data (a constant column, an unseen category, …).
+    /// A warning about the data or the result (a constant column, an empty cluster, …).
     fn warning(&mut self, _warning: &str) {}
-    /// Member `i` (from 0) of an ensemble of `n` is about to be trained from `seed`.
-    fn member(&mut self, _i: usize, _n: usize, _seed: u64) {}
-    /// The training about to run on `rows` rows.
-    fn planned(&mut self, _plan: &Plan, _rows: usize) {}
-    /// An epoch finished.
+    /// Progress information: the plan, the phases, the result of a training.
+    fn info(&mut self, _line: &str) {}
+    /// A choice made for the user (K chosen by BIC, a subsample, the restart kept).
+    fn note(&mut self, _line: &str) {}
+    /// A training phase of `epochs` epochs starts.
+    fn phase(&mut self, _epochs: usize) {}
+    /// An epoch of the current phase finished.
     fn epoch(&mut self, _stats: &EpochStats) {}
-    /// The training ended (`None`: it failed).
-    fn trained(&mut self, _model: Option<&TrainedModel>) {}
+    /// The current phase ended (finished or failed).
+    fn phase_end(&mut self) {}
     /// The device for a workload.
     fn device(&mut self, request: DeviceRequest, work: Workload) -> Result<Compute> {
         device_for(request, work)
@@ -899,7 +909,7 @@ pub struct Unwatched;
 impl Watch for Unwatched {}
 
 /// Trains a plain VAE by the training parameters `t` on prepared rows (the schema fitted on
-/// them), telling `watch` the plan, every epoch and the end.
+/// them), telling `watch` the plan, every epoch and the result.
 pub fn train_prepared(
     schema: Schema,
     data: Prepared,
@@ -907,11 +917,79 @@ pub fn train_prepared(
     watch: &mut dyn Watch,
 ) -> Result<TrainedModel> {
     let plan = t.plan(&schema, &data.x, Prior::Standard, EpochRule::Plain)?;
-    watch.planned(&plan, data.x.rows);
+    watch.info(&plan.describe(data.x.rows));
     let compute = watch.device(t.device, Workload::training(&plan.vae, plan.cfg.batch_size))?;
+    watch.phase(plan.cfg.epochs);
     let result = fit_vae(&compute, plan, schema, data, &mut |e| watch.epoch(e));
-    watch.trained(result.as_ref().ok());
-    result
+    watch.phase_end();
+    let m = result?;
+    if let Some(line) = m.describe() {
+        watch.info(&line);
+    }
+    Ok(m)
+}
+
+/// Trains a VaDE or Su model with the clustering `prior` by the training parameters `t` and
+/// the one-step parameters (pretraining, mixture initialization, restarts) on prepared rows,
+/// telling `watch` the plan, each phase and its epochs, and the result.
+pub fn train_one_step_prepared(
+    schema: Schema,
+    data: Prepared,
+    t: &TrainParams,
+    prior: Prior,
+    params: &OneStepParams,
+    watch: &mut dyn Watch,
+) -> Result<OneStepModel> {
+    let plan = t.plan(&schema, &data.x, prior, EpochRule::OneStep)?;
+    watch.info(&plan.describe(data.x.rows));
+    let one = &params.resolve(&plan, data.x.rows);
+    watch.info(&format!(
+        "autoencoder pretraining: {} epochs; {} restart(s)",
+        one.pretrain_epochs, one.restarts
+    ));
+    let epochs = plan.cfg.epochs;
+    let compute = watch.device(t.device, Workload::training(&plan.vae, plan.cfg.batch_size))?;
+    let mut current: Option<Phase> = None;
+    let result = fit_one_step(&compute, plan, one, schema, data, &mut |phase, e| {
+        if current != Some(phase) {
+            if current.is_some() {
+                watch.phase_end();
+            }
+            let (label, n) = match phase {
+                Phase::Pretrain(r) => (
+                    format!("restart {}/{}: pretraining", r + 1, one.restarts),
+                    one.pretrain_epochs,
+                ),
+                Phase::Train(r) => (
+                    format!("restart {}/{}: training", r + 1, one.restarts),
+                    epochs,
+                ),
+            };
+            watch.info(&label);
+            watch.phase(n);
+            current = Some(phase);
+        }
+        watch.epoch(e);
+    });
+    if current.is_some() {
+        watch.phase_end();
+    }
+    let r = result?;
+    for w in &r.warnings {
+        watch.warning(w);
+    }
+    if one.restarts > 1 {
+        let list: Vec<String> = r.restart_elbos.iter().map(|e| format!("{e:.3}")).collect();
+        watch.note(&format!(
+            "restarts' mean negative ELBO: {}; kept restart {} (lowest)",
+            list.join(", "),
+            r.kept + 1
+        ));
+    }
+    if let Some(line) = r.model.describe() {
+        watch.info(&line);
+    }
+    Ok(r)
 }
 
 impl AnomalyDetector {
@@ -994,7 +1072,7 @@ impl AnomalyDetector {
             let mut ti = t.clone();
             ti.seed = t.seed.wrapping_add(i as u64);
             if n > 1 {
-                watch.member(i, n, ti.seed);
+                watch.info(&format!("ensemble model {}/{n} (seed {})", i + 1, ti.seed));
             }
             let m = train_prepared(schema.clone(), data.clone(), &ti, watch)?;
             samples = self
@@ -1250,15 +1328,7 @@ impl Clusterer {
 
     /// The prior of a one-step method (VaDE, Su) with a fixed K of at least 2.
     fn one_step_prior(&self, method: Method) -> Result<Prior> {
-        match self.k {
-            NClusters::Fixed(k) if k >= 2 => Ok(method.prior(k).expect("a one-step method")),
-            NClusters::Fixed(k) => Err(VaeError::Usage(format!(
-                "--k must be at least 2 for --method vade or su, got {k}"
-            ))),
-            NClusters::Auto(..) => Err(VaeError::Usage(
-                "--k auto works with --method kmeans, gmm or n2d; vade and su need a number".into(),
-            )),
-        }
+        one_step_prior(method, self.k)
     }
 
     /// Checks the parameters before any data is read.
@@ -1281,45 +1351,152 @@ impl Clusterer {
     pub fn fit(&self, table: &Table) -> Result<FittedClusterer> {
         self.check()?;
         let method = self.method();
+        if let Some(latent) = method.latent() {
+            self.latent_clustering(latent)
+                .check(table.n_rows(), &table.source_name())?;
+        }
         let (schema, data, _) = prepare_table(table, &self.data)?;
+        let (fitted, _) = self.fit_prepared(schema, data, method, None, &mut Unwatched)?;
+        Ok(fitted)
+    }
+
+    /// Trains on an input (a table, a table of pixels, images) read with `o` and clusters its
+    /// rows, with the method for that kind of input (N2D for images, K-means for tables,
+    /// unless `method` says otherwise); `save` receives the model directory (with its
+    /// anomaly reference, so that `vaetool anomalies --model` can use it too). `watch` sees the
+    /// training. Returns the fitted clusterer and the training rows as prepared.
+    pub fn fit_input(
+        &self,
+        input: &crate::data::input::Input,
+        o: &crate::data::input::InputOptions,
+        save: Option<&ModelTarget>,
+        watch: &mut dyn Watch,
+    ) -> Result<(FittedClusterer, Prepared)> {
+        let method = self
+            .method
+            .unwrap_or(default_method(InputKind::of(input, o)));
+        let this = Clusterer {
+            method: Some(method),
+            ..self.clone()
+        };
+        this.check()?;
+        if let Some(latent) = method.latent() {
+            // known before training: say so now, not after it
+            this.latent_clustering(latent)
+                .check(input.n_rows(), &input.source_name())?;
+        }
+        let t = cluster_training(&self.train, method);
+        if method.latent().is_none() {
+            t.check(this.one_step_prior(method)?)?;
+        }
+        let (schema, data) = crate::data::input::fit_input(input, o, &self.data)?;
+        for w in &data.warnings {
+            watch.warning(w);
+        }
+        this.fit_prepared(schema, data, method, save, watch)
+    }
+
+    fn fit_prepared(
+        &self,
+        schema: Schema,
+        data: Prepared,
+        method: Method,
+        save: Option<&ModelTarget>,
+        watch: &mut dyn Watch,
+    ) -> Result<(FittedClusterer, Prepared)> {
         let t = cluster_training(&self.train, method);
         let Some(latent) = method.latent() else {
             let prior = self.one_step_prior(method)?;
-            let plan = t.plan(&schema, &data.x, prior, EpochRule::OneStep)?;
-            let one = OneStepParams {
+            let params = OneStepParams {
                 gmm_init: self.n_init,
                 neighbors: self.neighbors,
                 ..self.one_step
+            };
+            let r = train_one_step_prepared(schema, data, &t, prior, &params, watch)?;
+            if let Some(target) = save {
+                let compute = watch.device(
+                    t.device,
+                    Workload::Score {
+                        rows: r.model.data.x.rows,
+                    },
+                )?;
+                let anomaly = r.model.anomaly_reference(&compute, t.seed)?;
+                r.model.save(target, Some(&anomaly), None)?;
             }
-            .resolve(&plan, data.x.rows);
-            let compute = device_for(t.device, Workload::training(&plan.vae, plan.cfg.batch_size))?;
-            let r = fit_one_step(&compute, plan, &one, schema, data, &mut |_, _| {})?;
-            return Ok(FittedClusterer {
+            let training = r.model.data.clone();
+            let fitted = FittedClusterer {
                 kept: Kept::of(r.model),
                 fitted: None,
                 training: Assignment {
                     labels: r.labels,
                     probabilities: Some(r.probabilities),
                 },
-            });
+            };
+            return Ok((fitted, training));
         };
         let clustering = self.latent_clustering(latent);
-        clustering.check(table.n_rows(), &table.source_name())?;
-        let plan = t.plan(&schema, &data.x, Prior::Standard, EpochRule::Plain)?;
-        let compute = device_for(t.device, Workload::training(&plan.vae, plan.cfg.batch_size))?;
-        let m = fit_vae(&compute, plan, schema, data, &mut |_| {})?;
+        let m = train_prepared(schema, data, &t, watch)?;
         let (mu, _) = infer::embed(&m.model, &m.data.x, &Default::default());
-        let fitted = clustering.fit(&mu)?.fitted;
+        if latent == ClusterMethod::N2d && mu.rows > crate::cluster::N2D_MAX_FIT_ROWS {
+            watch.note(&format!(
+                "n2d: the manifold is laid out on a random {} of the {} rows; the others are \
+                 placed on it like new rows",
+                crate::cluster::N2D_MAX_FIT_ROWS,
+                mu.rows
+            ));
+        }
+        let f = clustering.fit(&mu)?;
+        if !f.tried.is_empty() {
+            let list: Vec<String> = f
+                .tried
+                .iter()
+                .map(|(k, b)| format!("K={k}: {b:.1}"))
+                .collect();
+            watch.note(&format!(
+                "--k auto chose K={} by GMM BIC ({})",
+                f.fitted.k(),
+                list.join(", ")
+            ));
+        }
+        let fitted = f.fitted;
         let training = fitted.predict(&mu)?;
-        Ok(FittedClusterer {
-            kept: Kept::of(m),
-            fitted: Some(fitted),
-            training,
-        })
+        if let Some(target) = save {
+            let compute = watch.device(
+                t.device,
+                Workload::Score {
+                    rows: m.data.x.rows,
+                },
+            )?;
+            let anomaly = m.anomaly_reference(&compute, t.seed)?;
+            m.save(target, Some(&anomaly), Some(&fitted))?;
+        }
+        let data = m.data.clone();
+        Ok((
+            FittedClusterer {
+                kept: Kept::of(m),
+                fitted: Some(fitted),
+                training,
+            },
+            data,
+        ))
     }
 }
 
 impl FittedClusterer {
+    /// The clusters of the training rows, with their probabilities (GMM, N2D, VaDE, Su).
+    pub fn training_assignment(&self) -> &Assignment {
+        &self.training
+    }
+
+    /// The clustering method's name in messages (K-means, GMM, N2D, VaDE, Su).
+    pub fn method_name(&self) -> &'static str {
+        match (&self.fitted, self.kept.config.model.prior) {
+            (Some(f), _) => Method::of_latent(f.method()).display_name(),
+            (None, Prior::Su(_)) => Method::Su.display_name(),
+            (None, _) => Method::Vade.display_name(),
+        }
+    }
+
     /// The schema the model reads its columns by.
     pub fn schema(&self) -> &Schema {
         &self.kept.config.schema

@@ -380,4 +380,31 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
             .to_string(),
         "an ensemble of 3 models is not one model directory: fit one model (ensemble 1) to save it"
     );
+    // and clustering images through `fit_input`: N2D by default, as the command line
+    let c = Clusterer::new(10);
+    let mut c = Clusterer {
+        train: vaetool::estimator::TrainParams {
+            epochs: Some(3),
+            ..c.train.clone()
+        },
+        ..c.clone()
+    };
+    c.train.seed = 42;
+    let (fitted, training) = c
+        .fit_input(&images, &o, None, &mut vaetool::estimator::Unwatched)
+        .unwrap();
+    assert_eq!(fitted.method_name(), "N2D");
+    assert_eq!(training.x.rows, images.n_rows());
+    let cli: Vec<usize> = cli_column(
+        &["cluster", idx, "--k", "10", "--epochs", "3", "-q"],
+        "cluster",
+    )
+    .into_iter()
+    .map(|v| v as usize)
+    .collect();
+    assert_eq!(
+        fitted.training_labels(),
+        cli,
+        "images: clusters, library vs CLI"
+    );
 }

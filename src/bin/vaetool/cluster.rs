@@ -18,10 +18,7 @@ use vaetool::onestep::{argmax_rows, MixtureInit};
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
-use vaetool::estimator::{
-    cluster_training, default_method, defaults, one_step_prior, InputKind, LatentClustering,
-    Method, NClusters, OneStepParams,
-};
+use vaetool::estimator::{defaults, Clusterer, LatentClustering, Method, NClusters, OneStepParams};
 
 use crate::args::{DataArgs, FeatureArgs, TrainArgs};
 use crate::pipeline;
@@ -281,73 +278,46 @@ fn with_model(a: &Args, dir: &std::path::Path) -> Result<Clusters> {
     })
 }
 
+/// Trains on DATA and clusters its rows: the library's [`Clusterer`] for these flags.
 fn without_model(
     a: &Args,
     table: &pipeline::Input,
     target: Option<&ModelTarget>,
 ) -> Result<Clusters> {
-    let kind = InputKind::of(table, &a.data.input_options());
-    let method = a.method.unwrap_or(default_method(kind));
-    let train = cluster_training(&a.train.params(), method);
-    if let Some(latent) = method.latent() {
-        // known before training: say so now, not after it
-        latent_clustering(a, latent)
-            .ok_or_else(k_required)?
-            .check(table.n_rows(), &table.source_name())?;
-        let t = pipeline::train_model(table, &a.data, &a.features, &train, a.train.quiet)?;
-        let (mu, _) = infer::embed(&t.model, &t.data.x, &Default::default());
-        let fitted = fit(a, latent, &mu)?;
-        let assignment = fitted.predict(&mu)?;
-        if let Some(target) = target {
-            let anomaly = pipeline::anomaly_reference(&t, a.train.seed)?;
-            t.save(target, Some(&anomaly), Some(&fitted))?;
-            eprintln!("model written to {}", target.dir().display());
-        }
-        return Ok(Clusters {
-            assignment,
-            k: fitted.k(),
-            name: method.display_name(),
-            ids: t.data.ids,
-            id_name: t.data.id_name,
-            labels: t.data.labels,
-        });
-    }
-    let k = match a.k.ok_or_else(k_required)? {
-        KArg::Fixed(k) => NClusters::Fixed(k),
-        KArg::Auto => NClusters::Auto(a.k_range.0, a.k_range.1),
-    };
-    let prior = one_step_prior(method, k)?;
-    let k = prior.k().expect("a clustering prior");
-    let r = pipeline::train_one_step_model(
-        table,
-        &a.data,
-        &a.features,
-        &train,
-        prior,
-        &OneStepParams {
+    let clusterer = Clusterer {
+        k: match a.k.ok_or_else(k_required)? {
+            KArg::Fixed(k) => NClusters::Fixed(k),
+            KArg::Auto => NClusters::Auto(a.k_range.0, a.k_range.1),
+        },
+        method: a.method,
+        n_init: a.n_init,
+        neighbors: a.neighbors,
+        one_step: OneStepParams {
             pretrain_epochs: a.pretrain_epochs,
             restarts: a.restarts,
             gmm_init: a.n_init,
             init: a.init,
             neighbors: a.neighbors,
         },
-        a.train.quiet,
+        data: a.features.data_options(&a.data),
+        train: a.train.params(),
+    };
+    let (fitted, training) = clusterer.fit_input(
+        table,
+        &a.data.input_options(),
+        target,
+        &mut pipeline::CliWatch::new(a.train.quiet),
     )?;
     if let Some(target) = target {
-        let anomaly = pipeline::anomaly_reference(&r.model, a.train.seed)?;
-        r.model.save(target, Some(&anomaly), None)?;
         eprintln!("model written to {}", target.dir().display());
     }
     Ok(Clusters {
-        assignment: Assignment {
-            labels: r.labels,
-            probabilities: Some(r.probabilities),
-        },
-        k,
-        name: method.display_name(),
-        ids: r.model.data.ids,
-        id_name: r.model.data.id_name,
-        labels: r.model.data.labels,
+        assignment: fitted.training_assignment().clone(),
+        k: fitted.k(),
+        name: fitted.method_name(),
+        ids: training.ids,
+        id_name: training.id_name,
+        labels: training.labels,
     })
 }
 

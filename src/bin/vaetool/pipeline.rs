@@ -12,14 +12,10 @@ use vaetool::data::image::ImageShape;
 use vaetool::data::input;
 use vaetool::data::{Prepared, Schema};
 use vaetool::device::{resolve_for, score_on, Compute, DeviceRequest, Workload};
-use vaetool::estimator::{
-    fit_one_step, train_prepared, EpochRule, OneStepModel, OneStepParams, Plan, TrainParams,
-    TrainedModel, Watch,
-};
+use vaetool::estimator::{train_prepared, TrainParams, TrainedModel, Watch};
 use vaetool::metrics;
 use vaetool::model::{Prior, Vae, VaeConfig};
 use vaetool::modeldir::{self, LoadedModel};
-use vaetool::onestep::Phase;
 use vaetool::train::EpochStats;
 
 use crate::args::{DataArgs, FeatureArgs, Format, TrainArgs};
@@ -111,35 +107,8 @@ impl Progress {
     }
 }
 
-/// Fits the schema on the input and resolves the training parameters into a plan, printing
-/// what will be trained unless `quiet`.
-fn plan(
-    input: &Input,
-    d: &DataArgs,
-    f: &FeatureArgs,
-    t: &TrainParams,
-    prior: Prior,
-    rule: EpochRule,
-    quiet: bool,
-) -> Result<(Schema, Prepared, Plan)> {
-    t.check(prior)?;
-    let (schema, data) = fit_input(input, d, f)?;
-    let plan = t.plan(&schema, &data.x, prior, rule)?;
-    if !quiet {
-        eprintln!("{}", plan.describe(data.x.rows));
-    }
-    Ok((schema, data, plan))
-}
-
-/// Prints the line of a finished training unless `quiet`.
-fn report(t: &TrainedModel, quiet: bool) {
-    if let (false, Some(line)) = (quiet, t.describe()) {
-        eprintln!("{line}");
-    }
-}
-
-/// What the command line shows of a library fit: warnings, ensemble members, the plan, a
-/// progress display (unless quiet) and the result line; the device is the run's.
+/// What the command line shows of a library fit: warnings and choices always, the plan, a
+/// progress display and the result lines unless quiet; the device is the run's.
 pub struct CliWatch {
     quiet: bool,
     progress: Option<Progress>,
@@ -159,17 +128,18 @@ impl Watch for CliWatch {
         eprintln!("warning: {w}");
     }
 
-    fn member(&mut self, i: usize, n: usize, seed: u64) {
+    fn info(&mut self, line: &str) {
         if !self.quiet {
-            eprintln!("ensemble model {}/{n} (seed {seed})", i + 1);
+            eprintln!("{line}");
         }
     }
 
-    fn planned(&mut self, plan: &Plan, rows: usize) {
-        if !self.quiet {
-            eprintln!("{}", plan.describe(rows));
-        }
-        self.progress = Some(Progress::new(plan.cfg.epochs, self.quiet));
+    fn note(&mut self, line: &str) {
+        eprintln!("{line}");
+    }
+
+    fn phase(&mut self, epochs: usize) {
+        self.progress = Some(Progress::new(epochs, self.quiet));
     }
 
     fn epoch(&mut self, e: &EpochStats) {
@@ -178,12 +148,9 @@ impl Watch for CliWatch {
         }
     }
 
-    fn trained(&mut self, m: Option<&TrainedModel>) {
+    fn phase_end(&mut self) {
         if let Some(p) = self.progress.take() {
             p.finish();
-        }
-        if let Some(m) = m {
-            report(m, self.quiet);
         }
     }
 
@@ -209,76 +176,6 @@ pub fn train_model(
     t.check(Prior::Standard)?;
     let (schema, data) = fit_input(input, d, f)?;
     Ok(train_prepared(schema, data, t, &mut CliWatch::new(quiet))?)
-}
-
-/// Trains a VaDE or Su model (pretraining, mixture initialization, restarts), with progress
-/// displays unless `quiet`.
-pub fn train_one_step_model(
-    input: &Input,
-    d: &DataArgs,
-    f: &FeatureArgs,
-    t: &TrainParams,
-    prior: Prior,
-    params: &OneStepParams,
-    quiet: bool,
-) -> Result<OneStepModel> {
-    let (schema, data, plan) = plan(input, d, f, t, prior, EpochRule::OneStep, quiet)?;
-    let one = &params.resolve(&plan, data.x.rows);
-    if !quiet {
-        eprintln!(
-            "autoencoder pretraining: {} epochs; {} restart(s)",
-            one.pretrain_epochs, one.restarts
-        );
-    }
-    let mut current: Option<(Phase, Progress)> = None;
-    let epochs = plan.cfg.epochs;
-    let work = Workload::training(&plan.vae, plan.cfg.batch_size);
-    let result = fit_one_step(
-        compute(t.device, work)?,
-        plan,
-        one,
-        schema,
-        data,
-        &mut |phase, e| {
-            if current.as_ref().is_none_or(|(p, _)| *p != phase) {
-                if let Some((_, p)) = &current {
-                    p.finish();
-                }
-                let (label, n) = match phase {
-                    Phase::Pretrain(r) => (
-                        format!("restart {}/{}: pretraining", r + 1, one.restarts),
-                        one.pretrain_epochs,
-                    ),
-                    Phase::Train(r) => (
-                        format!("restart {}/{}: training", r + 1, one.restarts),
-                        epochs,
-                    ),
-                };
-                if !quiet {
-                    eprintln!("{label}");
-                }
-                current = Some((phase, Progress::new(n, quiet)));
-            }
-            if let Some((_, p)) = &mut current {
-                p.update(e);
-            }
-        },
-    );
-    if let Some((_, p)) = &current {
-        p.finish();
-    }
-    let r = result?;
-    warn_all(&r.warnings);
-    if one.restarts > 1 {
-        let list: Vec<String> = r.restart_elbos.iter().map(|e| format!("{e:.3}")).collect();
-        eprintln!(
-            "restarts' mean negative ELBO: {}; kept restart {} (lowest)",
-            list.join(", "),
-            r.kept + 1
-        );
-    }
-    report(&r.model, quiet);
-    Ok(r)
 }
 
 static COMPUTE: std::sync::OnceLock<Compute> = std::sync::OnceLock::new();
