@@ -19,6 +19,7 @@
 //! - [`metrics`]: clustering ACC/NMI/ARI and anomaly ROC-AUC/AP;
 //! - [`modeldir`]: the on-disk model directory;
 //! - [`output`]: atomic CSV output;
+//! - [`stream`]: scoring a CSV larger than memory chunk by chunk with a saved model;
 //! - [`picture`]: image grids (samples, reconstructions, interpolations) as PNG;
 //! - [`plot`]: latent scatter plots, score histograms and training curves (plotters), PCA.
 //!
@@ -44,6 +45,7 @@ pub mod output;
 pub mod picture;
 pub mod plot;
 mod skeleton;
+pub mod stream;
 pub mod train;
 
 pub use error::{Result, VaeError};

@@ -130,6 +130,34 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
     );
     let loaded = FittedAnomalyDetector::load(&cli_model, 1).unwrap();
     assert_eq!(loaded.score(&t).unwrap(), cli);
+    // the library's streaming: chunks of 100 rows give the same scores
+    let m =
+        vaetool::modeldir::load::<vaetool::backend::Cpu>(&cli_model, &Default::default()).unwrap();
+    let how = vaetool::stream::ChunkScoring {
+        chunk_rows: 100,
+        score: vaetool::infer::ScoreKind::Elbo,
+        samples: m.score_samples().unwrap(),
+        seed: 1,
+        explain: Some(2),
+        device: vaetool::device::DeviceRequest::Cpu,
+    };
+    let (mut streamed, mut chunks) = (Vec::new(), 0);
+    vaetool::stream::score_csv_chunks(
+        &m,
+        &data("breastw.csv"),
+        &Default::default(),
+        &how,
+        &mut vaetool::estimator::Unwatched,
+        &mut |c| {
+            assert_eq!(c.explained.as_ref().unwrap().len(), c.scores.len());
+            streamed.extend(c.scores);
+            chunks += 1;
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!(chunks, t.n_rows().div_ceil(100));
+    assert_eq!(streamed, cli, "streamed in chunks of 100");
     assert!(loaded.predict(&t).is_err(), "no threshold stored");
     // a table of other columns: the CLI's schema message
     let err = loaded.score(&table("iris.csv")).unwrap_err().to_string();
