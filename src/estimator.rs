@@ -736,6 +736,33 @@ pub struct LatentFit {
 }
 
 impl LatentClustering {
+    /// [`LatentClustering::fit`], telling `watch` the choices it makes (a subsample of rows
+    /// for N2D's manifold, K chosen by BIC).
+    pub fn fit_watched(&self, mu: &Matrix, watch: &mut dyn Watch) -> Result<Fitted> {
+        if self.method == ClusterMethod::N2d && mu.rows > crate::cluster::N2D_MAX_FIT_ROWS {
+            watch.note(&format!(
+                "n2d: the manifold is laid out on a random {} of the {} rows; the others are \
+                 placed on it like new rows",
+                crate::cluster::N2D_MAX_FIT_ROWS,
+                mu.rows
+            ));
+        }
+        let f = self.fit(mu)?;
+        if !f.tried.is_empty() {
+            let list: Vec<String> = f
+                .tried
+                .iter()
+                .map(|(k, b)| format!("K={k}: {b:.1}"))
+                .collect();
+            watch.note(&format!(
+                "--k auto chose K={} by GMM BIC ({})",
+                f.fitted.k(),
+                list.join(", ")
+            ));
+        }
+        Ok(f.fitted)
+    }
+
     /// The parameters for a fixed `k`.
     fn params(&self, k: usize) -> ClusterParams {
         ClusterParams {
@@ -1248,6 +1275,281 @@ impl FittedAnomalyDetector {
     }
 }
 
+/// What `vaetool cluster DATA --model DIR` asks of a saved model: its clusters for new rows —
+/// by its clustering prior (VaDE, Su) or by the clustering stored with it, fitted again on the
+/// rows' latent means (and stored) when the request differs from the stored one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelClustering {
+    /// The number of clusters asked for (`None`: the stored one).
+    pub k: Option<NClusters>,
+    /// The method asked for (`None`: the stored one, or the model's prior).
+    pub method: Option<Method>,
+    /// Restarts of a refit.
+    pub n_init: usize,
+    /// N2D: neighbourhood size of the manifold.
+    pub neighbors: usize,
+    /// The seed of a refit.
+    pub seed: u64,
+}
+
+/// The clusters of rows assigned with a saved model.
+pub struct ModelAssignment {
+    /// Each row's cluster (and probabilities, for GMM, N2D, VaDE, Su).
+    pub assignment: Assignment,
+    /// The number of clusters.
+    pub k: usize,
+    /// The method's name in messages.
+    pub name: &'static str,
+    /// The rows, as the model's schema prepared them.
+    pub prepared: Prepared,
+}
+
+impl ModelClustering {
+    fn same_request(&self, stored: &Fitted) -> bool {
+        let k_ok = match self.k {
+            None => true,
+            Some(NClusters::Fixed(k)) => k == stored.k(),
+            Some(NClusters::Auto(..)) => false,
+        };
+        let neighbors_ok = match stored {
+            Fitted::N2d { umap, .. } => umap.n_neighbors == self.neighbors,
+            _ => true,
+        };
+        k_ok && neighbors_ok
+            && self
+                .method
+                .is_none_or(|m| m.latent() == Some(stored.method()))
+    }
+
+    /// Assigns the rows of `input` (read with `o`) with the model in `dir`, loaded as `m`;
+    /// `watch` hears of a refit and where it was stored.
+    pub fn assign(
+        &self,
+        m: &modeldir::LoadedModel<Cpu>,
+        input: &crate::data::input::Input,
+        o: &crate::data::input::InputOptions,
+        watch: &mut dyn Watch,
+    ) -> Result<ModelAssignment> {
+        let dir = &m.dir;
+        let p = crate::data::input::prepare_with(&m.config.schema, input, o)?;
+        for w in &p.warnings {
+            watch.warning(w);
+        }
+        let device = Default::default();
+        let prior = m.config.model.prior;
+        let one_step = match self.method {
+            Some(Method::Vade | Method::Su) => true,
+            Some(_) => false,
+            None => prior != Prior::Standard,
+        };
+        if one_step {
+            let wanted = self.method.unwrap_or(if matches!(prior, Prior::Su(_)) {
+                Method::Su
+            } else {
+                Method::Vade
+            });
+            let fits = matches!(
+                (wanted, prior),
+                (Method::Vade, Prior::Mixture(_)) | (Method::Su, Prior::Su(_))
+            );
+            if !fits {
+                let flag = if wanted == Method::Vade { "vade" } else { "su" };
+                return Err(VaeError::Model(format!(
+                    "{}: this model was trained without {} (--method {flag} needs one); train \
+                     one with `vaetool cluster DATA --method {flag} --k K --save-model DIR`",
+                    dir.display(),
+                    if wanted == Method::Vade {
+                        "a Gaussian-mixture prior"
+                    } else {
+                        "Su's clustering prior"
+                    },
+                )));
+            }
+            let k = prior.k().expect("clustering prior");
+            if let Some(NClusters::Fixed(kk)) = self.k {
+                if kk != k {
+                    return Err(VaeError::Usage(format!(
+                        "{}: the model's prior has K={k} clusters, not --k {kk}",
+                        dir.display()
+                    )));
+                }
+            }
+            let probabilities =
+                infer::cluster_probabilities(&m.model, &p.x, &device).expect("clustering prior");
+            return Ok(ModelAssignment {
+                assignment: Assignment {
+                    labels: crate::onestep::argmax_rows(&probabilities),
+                    probabilities: Some(probabilities),
+                },
+                k,
+                name: wanted.display_name(),
+                prepared: p,
+            });
+        }
+        let (mu, _) = infer::embed(&m.model, &p.x, &device);
+        let fitted = match m.clustering()? {
+            Some(stored) if self.same_request(&stored) => stored,
+            stored => {
+                // without a method, a refit (another K or neighbourhood) keeps the stored one
+                let method = self
+                    .method
+                    .and_then(Method::latent)
+                    .or(stored.as_ref().map(Fitted::method))
+                    .unwrap_or(ClusterMethod::Kmeans);
+                let k = self.k.ok_or_else(|| {
+                    VaeError::Usage(
+                        "--k is required (a number of clusters, or auto) unless --model has a \
+                         stored clustering"
+                            .into(),
+                    )
+                })?;
+                let f = LatentClustering {
+                    k,
+                    method,
+                    n_init: self.n_init,
+                    seed: self.seed,
+                    neighbors: self.neighbors,
+                }
+                .fit_watched(&mu, watch)?;
+                m.save_clustering(&f)?;
+                watch.note(&format!(
+                    "{} {}",
+                    if stored.is_some() {
+                        "replaced the clustering stored in"
+                    } else {
+                        "stored the clustering in"
+                    },
+                    dir.display()
+                ));
+                f
+            }
+        };
+        Ok(ModelAssignment {
+            assignment: fitted.predict(&mu)?,
+            k: fitted.k(),
+            name: Method::of_latent(fitted.method()).display_name(),
+            prepared: p,
+        })
+    }
+}
+
+/// `--explain K` names the K columns behind each score: a model of images read from IDX files
+/// or folders has none, and K is at most the number of feature columns.
+pub fn check_explain(schema: &Schema, k: usize) -> Result<()> {
+    if schema.image.is_some() && schema.features.is_empty() {
+        return Err(VaeError::Usage(
+            "--explain names the columns behind a score; a model of images read from IDX files \
+             or a folder has pixels, not columns"
+                .into(),
+        ));
+    }
+    let n = schema.features.len();
+    if k > n {
+        return Err(VaeError::Usage(format!(
+            "--explain {k} is larger than the number of feature columns ({n})"
+        )));
+    }
+    Ok(())
+}
+
+/// What `vaetool anomalies DATA --model DIR` asks of a saved model: the score, the draws, the
+/// threshold — an absolute one, a quantile of the stored training-score reference (then
+/// stored in the model for later runs), or the stored one — and the explanations.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ModelScoring {
+    /// The score (default: the model's).
+    pub score: Option<ScoreKind>,
+    /// Posterior draws (default: [`modeldir::LoadedModel::score_samples`]).
+    pub samples: Option<usize>,
+    /// An absolute threshold for this run.
+    pub threshold: Option<f64>,
+    /// A contamination rate: the threshold at that quantile of the stored reference.
+    pub contamination: Option<f64>,
+    /// Or a false-positive rate (the same quantile).
+    pub fpr: Option<f64>,
+    /// The number of columns that explain each score.
+    pub explain: Option<usize>,
+}
+
+/// How a saved model scores: [`ModelScoring::resolve`]'s answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ResolvedScoring {
+    /// The score.
+    pub score: ScoreKind,
+    /// Posterior draws per score.
+    pub samples: usize,
+    /// The threshold rows are flagged by, if any.
+    pub threshold: Option<Threshold>,
+}
+
+impl ModelScoring {
+    /// Resolves the score, draws and threshold of the model `m` (storing a quantile threshold
+    /// when asked, which `watch` hears of) after checking the request against the model.
+    pub fn resolve(
+        &self,
+        m: &modeldir::LoadedModel<Cpu>,
+        watch: &mut dyn Watch,
+    ) -> Result<ResolvedScoring> {
+        let dir = &m.dir;
+        let score = self
+            .score
+            .unwrap_or_else(|| infer::default_score(&m.config.model));
+        infer::check_score(&m.config.model, score)?;
+        if let Some(k) = self.explain {
+            check_explain(&m.config.schema, k)?;
+        }
+        let mut state = m.anomaly()?;
+        let threshold = if let Some(value) = self.threshold {
+            Some(Threshold {
+                value,
+                source: crate::anomaly::ThresholdSource::Absolute,
+            })
+        } else if self.contamination.is_some() || self.fpr.is_some() {
+            let s = state.as_mut().ok_or_else(|| {
+                VaeError::Model(format!(
+                    "{}: has no training-score reference (anomaly.json); retrain it with \
+                     vaetool train",
+                    dir.display()
+                ))
+            })?;
+            if s.score != score {
+                return Err(VaeError::Usage(format!(
+                    "{}: the training-score reference was computed with --score {}; a \
+                     quantile threshold needs the same score (or use --threshold)",
+                    dir.display(),
+                    s.score.name()
+                )));
+            }
+            let t = quantile_threshold(&s.reference, self.contamination, self.fpr)?;
+            s.threshold = t;
+            m.save_anomaly(s)?;
+            watch.note(&format!("stored the threshold in {}", dir.display()));
+            t
+        } else {
+            match state {
+                Some(s) if s.threshold.is_some() && s.score != score => {
+                    watch.warning(&format!(
+                        "the stored threshold is for --score {}; rows are not flagged",
+                        s.score.name()
+                    ));
+                    None
+                }
+                Some(s) => s.threshold,
+                None => None,
+            }
+        };
+        let samples = match self.samples {
+            Some(n) => n,
+            None => m.score_samples()?,
+        };
+        Ok(ResolvedScoring {
+            score,
+            samples,
+            threshold,
+        })
+    }
+}
+
 /// A clusterer with the command line's defaults (`vaetool cluster DATA --k K`): a VAE, then
 /// K-means on the latent means (tables), or the method named: GMM, N2D, or one step with VaDE
 /// or Su's clustering VAE.
@@ -1437,28 +1739,7 @@ impl Clusterer {
         let clustering = self.latent_clustering(latent);
         let m = train_prepared(schema, data, &t, watch)?;
         let (mu, _) = infer::embed(&m.model, &m.data.x, &Default::default());
-        if latent == ClusterMethod::N2d && mu.rows > crate::cluster::N2D_MAX_FIT_ROWS {
-            watch.note(&format!(
-                "n2d: the manifold is laid out on a random {} of the {} rows; the others are \
-                 placed on it like new rows",
-                crate::cluster::N2D_MAX_FIT_ROWS,
-                mu.rows
-            ));
-        }
-        let f = clustering.fit(&mu)?;
-        if !f.tried.is_empty() {
-            let list: Vec<String> = f
-                .tried
-                .iter()
-                .map(|(k, b)| format!("K={k}: {b:.1}"))
-                .collect();
-            watch.note(&format!(
-                "--k auto chose K={} by GMM BIC ({})",
-                f.fitted.k(),
-                list.join(", ")
-            ));
-        }
-        let fitted = f.fitted;
+        let fitted = clustering.fit_watched(&mu, watch)?;
         let training = fitted.predict(&mu)?;
         if let Some(target) = save {
             let compute = watch.device(

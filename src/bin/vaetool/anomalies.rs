@@ -14,7 +14,7 @@ use vaetool::modeldir::ModelTarget;
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
-use vaetool::estimator::{quantile_threshold, AnomalyDetector, InputKind};
+use vaetool::estimator::{AnomalyDetector, InputKind, ModelScoring};
 
 use crate::args::{DataArgs, FeatureArgs, TrainArgs};
 use crate::pipeline;
@@ -81,11 +81,6 @@ pub struct Args {
     output: Option<PathBuf>,
 }
 
-/// A quantile threshold requested by `--contamination` or `--fpr`.
-fn quantile_request(a: &Args, reference: &[f64]) -> Result<Option<Threshold>> {
-    Ok(quantile_threshold(reference, a.contamination, a.fpr)?)
-}
-
 fn absolute(a: &Args) -> Option<Threshold> {
     a.threshold.map(|v| Threshold {
         value: v,
@@ -93,66 +88,16 @@ fn absolute(a: &Args) -> Option<Threshold> {
     })
 }
 
-/// The threshold of a run with a saved model: `--threshold`, a quantile of the stored
-/// training-score reference (`--contamination`/`--fpr`, stored for later runs), or the stored one.
-fn model_threshold(
-    a: &Args,
-    m: &vaetool::modeldir::LoadedModel<vaetool::backend::Cpu>,
-    dir: &std::path::Path,
-    kind: ScoreKind,
-) -> Result<Option<Threshold>> {
-    let mut state = m.anomaly()?;
-    let threshold = if let Some(t) = absolute(a) {
-        Some(t)
-    } else if a.contamination.is_some() || a.fpr.is_some() {
-        let s = state.as_mut().ok_or_else(|| {
-            VaeError::Model(format!(
-                "{}: has no training-score reference (anomaly.json); retrain it with \
-                 vaetool train",
-                dir.display()
-            ))
-        })?;
-        if s.score != kind {
-            return Err(VaeError::Usage(format!(
-                "{}: the training-score reference was computed with --score {}; a \
-                 quantile threshold needs the same score (or use --threshold)",
-                dir.display(),
-                s.score.name()
-            ))
-            .into());
-        }
-        let t = quantile_request(a, &s.reference)?;
-        s.threshold = t;
-        m.save_anomaly(s)?;
-        eprintln!("stored the threshold in {}", dir.display());
-        t
-    } else {
-        match state {
-            Some(s) if s.threshold.is_some() && s.score != kind => {
-                eprintln!(
-                    "warning: the stored threshold is for --score {}; rows are not flagged",
-                    s.score.name()
-                );
-                None
-            }
-            Some(s) => s.threshold,
-            None => None,
-        }
-    };
-    Ok(threshold)
-}
-
-/// `--explain` names columns: models of images read from IDX files or folders have none.
-fn check_explainable(schema: &vaetool::data::Schema) -> Result<()> {
-    if schema.image.is_some() && schema.features.is_empty() {
-        return Err(VaeError::Usage(
-            "--explain names the columns behind a score; a model of images read from IDX files \
-             or a folder has pixels, not columns"
-                .into(),
-        )
-        .into());
+/// What these flags ask of a saved model.
+fn model_scoring(a: &Args) -> ModelScoring {
+    ModelScoring {
+        score: a.score,
+        samples: a.samples,
+        threshold: a.threshold,
+        contamination: a.contamination,
+        fpr: a.fpr,
+        explain: a.explain,
     }
-    Ok(())
 }
 
 /// The `--train` file of known-good rows, read, with the data flags that fit it (its label
@@ -243,31 +188,14 @@ fn train_and_score(
 /// Scores a file chunk by chunk with a saved model, writing as it goes.
 fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize) -> Result<()> {
     let m = pipeline::load(dir)?;
-    let kind = a
-        .score
-        .unwrap_or_else(|| infer::default_score(&m.config.model));
-    infer::check_score(&m.config.model, kind)?;
     if pipeline::format_of(&a.data) != vaetool::data::input::Format::Csv {
         return Err(VaeError::Usage(
             "--chunk-rows streams a CSV file; images are read whole".into(),
         )
         .into());
     }
-    let n_features = m.config.schema.features.len();
-    if let Some(k) = a.explain {
-        check_explainable(&m.config.schema)?;
-        if k > n_features {
-            return Err(VaeError::Usage(format!(
-                "--explain {k} is larger than the number of feature columns ({n_features})"
-            ))
-            .into());
-        }
-    }
-    let threshold = model_threshold(a, &m, dir, kind)?;
-    let samples = match a.samples {
-        Some(n) => n,
-        None => m.score_samples()?,
-    };
+    let r = model_scoring(a).resolve(&m, &mut pipeline::CliWatch::new(a.train.quiet))?;
+    let threshold = r.threshold;
     let start = std::time::Instant::now();
     let mut out = Some(out);
     let mut sink = None;
@@ -275,8 +203,8 @@ fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize
     let features = &m.config.schema.features;
     let how = vaetool::stream::ChunkScoring {
         chunk_rows,
-        score: kind,
-        samples,
+        score: r.score,
+        samples: r.samples,
         seed: a.train.seed,
         explain: a.explain,
         device: a.train.device,
@@ -401,32 +329,18 @@ pub fn run(a: Args) -> Result<()> {
         None => (pipeline::read(&a.data)?, None),
     };
     let (scores, threshold, p, model, config) = match (&a.model, loaded) {
-        (Some(dir), Some((m, p))) => {
-            let kind = a
-                .score
-                .unwrap_or_else(|| infer::default_score(&m.config.model));
-            infer::check_score(&m.config.model, kind)?;
-            let samples = match a.samples {
-                Some(n) => n,
-                None => m.score_samples()?,
-            };
-            let scores = pipeline::scores_of(&m.model, &m.config.model, &p.x, kind, samples, seed)?;
-            let threshold = model_threshold(&a, &m, dir, kind)?;
-            (scores, threshold, p, m.model, m.config)
+        (Some(_), Some((m, p))) => {
+            let r = model_scoring(&a).resolve(&m, &mut pipeline::CliWatch::new(a.train.quiet))?;
+            let scores =
+                pipeline::scores_of(&m.model, &m.config.model, &p.x, r.score, r.samples, seed)?;
+            (scores, r.threshold, p, m.model, m.config)
         }
         _ => train_and_score(&a, &table, target.as_ref())?,
     };
     let explained = match a.explain {
         None => None,
         Some(k) => {
-            check_explainable(&config.schema)?;
-            let n = config.schema.features.len();
-            if k > n {
-                return Err(VaeError::Usage(format!(
-                    "--explain {k} is larger than the number of feature columns ({n})"
-                ))
-                .into());
-            }
+            vaetool::estimator::check_explain(&config.schema, k)?;
             Some(infer::explain(
                 &model,
                 &config.model,

@@ -8,17 +8,14 @@
 use std::path::PathBuf;
 
 use anyhow::Result;
-use vaetool::cluster::{Assignment, ClusterMethod, ClusterParams, Fitted, N2D_MAX_FIT_ROWS};
-use vaetool::data::Matrix;
-use vaetool::infer;
+use vaetool::cluster::{Assignment, ClusterMethod, ClusterParams};
 use vaetool::manifold::UmapParams;
-use vaetool::model::Prior;
 use vaetool::modeldir::ModelTarget;
-use vaetool::onestep::{argmax_rows, MixtureInit};
+use vaetool::onestep::MixtureInit;
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
-use vaetool::estimator::{defaults, Clusterer, LatentClustering, Method, NClusters, OneStepParams};
+use vaetool::estimator::{defaults, Clusterer, Method, ModelClustering, NClusters, OneStepParams};
 
 use crate::args::{DataArgs, FeatureArgs, TrainArgs};
 use crate::pipeline;
@@ -112,65 +109,12 @@ fn k_required() -> VaeError {
     )
 }
 
-/// The latent clustering the flags ask for (`None` without `--k`).
-fn latent_clustering(a: &Args, method: ClusterMethod) -> Option<LatentClustering> {
-    Some(LatentClustering {
-        k: match a.k? {
-            KArg::Fixed(k) => NClusters::Fixed(k),
-            KArg::Auto => NClusters::Auto(a.k_range.0, a.k_range.1),
-        },
-        method,
-        n_init: a.n_init,
-        seed: a.train.seed,
-        neighbors: a.neighbors,
+/// `--k` as the library's number of clusters (`--k auto` over `--k-range`).
+fn n_clusters(a: &Args) -> Option<NClusters> {
+    a.k.map(|k| match k {
+        KArg::Fixed(k) => NClusters::Fixed(k),
+        KArg::Auto => NClusters::Auto(a.k_range.0, a.k_range.1),
     })
-}
-
-fn fit(a: &Args, method: ClusterMethod, latents: &Matrix) -> Result<Fitted> {
-    let c = latent_clustering(a, method).ok_or_else(k_required)?;
-    if method == ClusterMethod::N2d && latents.rows > N2D_MAX_FIT_ROWS {
-        eprintln!(
-            "n2d: the manifold is laid out on a random {N2D_MAX_FIT_ROWS} of the {} rows; the others are placed on it like new rows",
-            latents.rows
-        );
-    }
-    let f = c.fit(latents)?;
-    if !f.tried.is_empty() {
-        let list: Vec<String> = f
-            .tried
-            .iter()
-            .map(|(k, b)| format!("K={k}: {b:.1}"))
-            .collect();
-        eprintln!(
-            "--k auto chose K={} by GMM BIC ({})",
-            f.fitted.k(),
-            list.join(", ")
-        );
-    }
-    Ok(f.fitted)
-}
-
-fn same_request(a: &Args, stored: &Fitted) -> bool {
-    let k_ok = match a.k {
-        None => true,
-        Some(KArg::Fixed(k)) => k == stored.k(),
-        Some(KArg::Auto) => false,
-    };
-    let neighbors_ok = match stored {
-        Fitted::N2d { umap, .. } => umap.n_neighbors == a.neighbors,
-        _ => true,
-    };
-    k_ok && neighbors_ok && a.method.is_none_or(|m| m.latent() == Some(stored.method()))
-}
-
-/// The name of a latent clustering in messages.
-fn display_name(m: ClusterMethod) -> &'static str {
-    match m {
-        ClusterMethod::Kmeans => Method::Kmeans,
-        ClusterMethod::Gmm => Method::Gmm,
-        ClusterMethod::N2d => Method::N2d,
-    }
-    .display_name()
 }
 
 /// A clustering result ready to write.
@@ -183,98 +127,30 @@ struct Clusters {
     labels: Option<Vec<String>>,
 }
 
-fn from_probabilities(p: Matrix) -> Assignment {
-    Assignment {
-        labels: argmax_rows(&p),
-        probabilities: Some(p),
-    }
-}
-
+/// Assigns DATA with a saved model: the library's [`ModelClustering`] for these flags.
 fn with_model(a: &Args, dir: &std::path::Path) -> Result<Clusters> {
-    let (m, _, p) = pipeline::load_and_prepare(dir, &a.data)?;
-    let device = Default::default();
-    let prior = m.config.model.prior;
-    let one_step = match a.method {
-        Some(Method::Vade | Method::Su) => true,
-        Some(_) => false,
-        None => prior != Prior::Standard,
-    };
-    if one_step {
-        let wanted = a.method.unwrap_or(if matches!(prior, Prior::Su(_)) {
-            Method::Su
-        } else {
-            Method::Vade
-        });
-        let fits = matches!(
-            (wanted, prior),
-            (Method::Vade, Prior::Mixture(_)) | (Method::Su, Prior::Su(_))
-        );
-        if !fits {
-            let flag = if wanted == Method::Vade { "vade" } else { "su" };
-            return Err(VaeError::Model(format!(
-                "{}: this model was trained without {} (--method {flag} needs one); train one \
-                 with `vaetool cluster DATA --method {flag} --k K --save-model DIR`",
-                dir.display(),
-                if wanted == Method::Vade {
-                    "a Gaussian-mixture prior"
-                } else {
-                    "Su's clustering prior"
-                },
-            ))
-            .into());
-        }
-        let k = prior.k().expect("clustering prior");
-        if let Some(KArg::Fixed(kk)) = a.k {
-            if kk != k {
-                return Err(VaeError::Usage(format!(
-                    "{}: the model's prior has K={k} clusters, not --k {kk}",
-                    dir.display()
-                ))
-                .into());
-            }
-        }
-        let probs =
-            infer::cluster_probabilities(&m.model, &p.x, &device).expect("clustering prior");
-        return Ok(Clusters {
-            assignment: from_probabilities(probs),
-            k,
-            name: if wanted == Method::Vade { "VaDE" } else { "Su" },
-            ids: p.ids,
-            id_name: p.id_name,
-            labels: p.labels,
-        });
+    let m = pipeline::load(dir)?;
+    let input = pipeline::read_for(&a.data, m.config.schema.image)?;
+    let c = ModelClustering {
+        k: n_clusters(a),
+        method: a.method,
+        n_init: a.n_init,
+        neighbors: a.neighbors,
+        seed: a.train.seed,
     }
-    let (mu, _) = infer::embed(&m.model, &p.x, &device);
-    let fitted = match m.clustering()? {
-        Some(stored) if same_request(a, &stored) => stored,
-        stored => {
-            // without --method, a refit (other --k or --neighbors) keeps the stored method
-            let method = a
-                .method
-                .and_then(Method::latent)
-                .or(stored.as_ref().map(Fitted::method))
-                .unwrap_or(ClusterMethod::Kmeans);
-            let f = fit(a, method, &mu)?;
-            m.save_clustering(&f)?;
-            eprintln!(
-                "{} {}",
-                if stored.is_some() {
-                    "replaced the clustering stored in"
-                } else {
-                    "stored the clustering in"
-                },
-                dir.display()
-            );
-            f
-        }
-    };
+    .assign(
+        &m,
+        &input,
+        &a.data.input_options(),
+        &mut pipeline::CliWatch::new(a.train.quiet),
+    )?;
     Ok(Clusters {
-        assignment: fitted.predict(&mu)?,
-        k: fitted.k(),
-        name: display_name(fitted.method()),
-        ids: p.ids,
-        id_name: p.id_name,
-        labels: p.labels,
+        assignment: c.assignment,
+        k: c.k,
+        name: c.name,
+        ids: c.prepared.ids,
+        id_name: c.prepared.id_name,
+        labels: c.prepared.labels,
     })
 }
 
@@ -285,10 +161,7 @@ fn without_model(
     target: Option<&ModelTarget>,
 ) -> Result<Clusters> {
     let clusterer = Clusterer {
-        k: match a.k.ok_or_else(k_required)? {
-            KArg::Fixed(k) => NClusters::Fixed(k),
-            KArg::Auto => NClusters::Auto(a.k_range.0, a.k_range.1),
-        },
+        k: n_clusters(a).ok_or_else(k_required)?,
         method: a.method,
         n_init: a.n_init,
         neighbors: a.neighbors,
