@@ -72,6 +72,14 @@ fn table(source: &str, names: Vec<String>, columns: Vec<PyColumn>) -> PyResult<T
     })
 }
 
+/// Checks column names against a schema without any rows: the command line's message for
+/// missing columns, named `source`.
+fn check_names(schema: &vaetool::data::Schema, source: &str, names: Vec<String>) -> PyResult<()> {
+    let n = names.len();
+    let t = table(source, names, (0..n).map(|_| PyColumn::Text(vec![])).collect())?;
+    schema.transform(&t).map(|_| ()).map_err(py_err)
+}
+
 /// The feature columns of a schema, in order.
 fn feature_names(schema: &vaetool::data::Schema) -> Vec<String> {
     schema
@@ -184,6 +192,11 @@ impl FittedDetector {
         feature_names(self.0.schema())
     }
 
+    /// Raises the command line's error when the column names miss one of the model's.
+    fn check_columns(&self, source: &str, names: Vec<String>) -> PyResult<()> {
+        check_names(self.0.schema(), source, names)
+    }
+
     /// Writes the model directory (the command line's format).
     fn save(&self, py: Python<'_>, dir: PathBuf) -> PyResult<()> {
         py.detach(|| self.0.save(&dir)).map_err(py_err)
@@ -265,6 +278,11 @@ impl FittedClusters {
     /// The model's feature columns, in order.
     fn columns(&self) -> Vec<String> {
         feature_names(self.0.schema())
+    }
+
+    /// Raises the command line's error when the column names miss one of the model's.
+    fn check_columns(&self, source: &str, names: Vec<String>) -> PyResult<()> {
+        check_names(self.0.schema(), source, names)
     }
 
     /// Writes the model directory (the command line's format).

@@ -89,6 +89,9 @@ def test_spark_scores_equal_the_single_process_ones_whatever_the_partitioning(
     assert roc_auc_score(shuttle["outlier"], expected) > 0.95
     with pytest.raises(ValueError, match="already has a column named 'id'"):
         vs.score(df, detector_dir, column="id")
+    with pytest.raises(ValueError, match="Spark DataFrame: the columns do not match the model's "
+                                         "schema; missing columns: f3"):
+        vs.score(df.drop("f3"), detector_dir)
 
 
 def test_spark_clusters_equal_the_single_process_ones(spark, clusterer_dir):
@@ -147,5 +150,7 @@ def test_a_missing_column_is_the_command_lines_error(dask_client, shuttle, detec
     from vaetool import dask as vd
 
     ddf = dd.from_pandas(shuttle.drop(columns=["f3"]).head(50), npartitions=2)
-    with pytest.raises(ValueError, match="f3"):
-        vd.score(ddf, detector_dir).compute()
+    # raised at once, on the client, with the command line's message
+    with pytest.raises(ValueError, match="Dask DataFrame: the columns do not match the model's "
+                                         "schema; missing columns: f3; extra columns: id, outlier"):
+        vd.score(ddf, detector_dir)

@@ -75,6 +75,12 @@ def feature_frame(frame, fitted):
     return frame
 
 
+def check_columns(fitted, names, where):
+    """The command line's error, raised on the driver before any task, when the data lacks one
+    of the model's columns."""
+    fitted.check_columns(where, [str(n) for n in names])
+
+
 def check_new_column(names, column):
     if column in names:
         raise ValueError(

@@ -36,7 +36,8 @@ def score(ddf, model_dir, column="score", random_state=42):
     anomalous), from the model directory `model_dir`. `random_state` seeds the posterior draws,
     as the command line's --seed."""
     shipped = _shipping.Shipped(model_dir)
-    _shipping.detector(shipped, random_state)  # fail here, before any task
+    # fail here, before any task: the model must load and find its columns
+    _shipping.check_columns(_shipping.detector(shipped, random_state), ddf.columns, "Dask DataFrame")
     seed = int(random_state)
 
     def compute(part, s):
@@ -49,7 +50,7 @@ def assign(ddf, model_dir, column="cluster"):
     """`ddf` with each row's cluster appended as `column` (int64), from a model directory with
     a clustering."""
     shipped = _shipping.Shipped(model_dir)
-    _shipping.clusters(shipped)
+    _shipping.check_columns(_shipping.clusters(shipped), ddf.columns, "Dask DataFrame")
 
     def compute(part, s):
         return _shipping.labels(part, s, "Dask partition")

@@ -48,8 +48,8 @@ def score(df, model_dir, column="score", random_state=42):
     from pyspark.sql.types import DoubleType
 
     shipped = _shipping.Shipped(model_dir)
-    # fail on the driver, before any task: the model must load
-    _shipping.detector(shipped, random_state)
+    # fail on the driver, before any task: the model must load and find its columns
+    _shipping.check_columns(_shipping.detector(shipped, random_state), df.columns, "Spark DataFrame")
     bc = df.sparkSession.sparkContext.broadcast(shipped)
     seed = int(random_state)
 
@@ -65,7 +65,7 @@ def assign(df, model_dir, column="cluster"):
     from pyspark.sql.types import LongType
 
     shipped = _shipping.Shipped(model_dir)
-    _shipping.clusters(shipped)
+    _shipping.check_columns(_shipping.clusters(shipped), df.columns, "Spark DataFrame")
     bc = df.sparkSession.sparkContext.broadcast(shipped)
 
     def compute(frame, s):
