@@ -4,7 +4,8 @@
 # (default 3600), on one core. The
 # corpus grows in $WORK/TARGET (default /tmp/vaetool-fuzz), seeded from fuzz/corpus/TARGET;
 # at the end the inputs that add coverage are merged into fuzz/corpus/TARGET (what is
-# committed), and a crash is saved in fuzz/artifacts/TARGET.
+# committed), and a crash is saved in fuzz/artifacts/TARGET. fuzz/TARGET.dict, where there is
+# one, is libFuzzer's dictionary for the target (the JSON keys of a model directory).
 #
 #   fuzz/run.sh [TARGET …]          (default: csv idx modeldir images; needs cargo-fuzz and a
 #                                    nightly toolchain: cargo install cargo-fuzz)
@@ -18,8 +19,10 @@ for t in ${@:-csv idx modeldir images}; do
   start=$(date +%s)
   state="$work/$t.last"
   echo "$start 0" >"$state"
+  dict=()
+  [ -f "fuzz/$t.dict" ] && dict=(-dict="$PWD/fuzz/$t.dict")
   cargo +nightly fuzz run --sanitizer none "$t" "$work/$t" "fuzz/corpus/$t" -- \
-    -rss_limit_mb=2048 -timeout=20 -max_len=65536 -print_final_stats=1 2>&1 |
+    -rss_limit_mb=2048 -timeout=20 -max_len=65536 -print_final_stats=1 "${dict[@]}" 2>&1 |
     while IFS= read -r line; do
       now=$(date +%s)
       read -r last cov <"$state"

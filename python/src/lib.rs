@@ -76,7 +76,11 @@ fn table(source: &str, names: Vec<String>, columns: Vec<PyColumn>) -> PyResult<T
 /// missing columns, named `source`.
 fn check_names(schema: &vaetool::data::Schema, source: &str, names: Vec<String>) -> PyResult<()> {
     let n = names.len();
-    let t = table(source, names, (0..n).map(|_| PyColumn::Text(vec![])).collect())?;
+    let t = table(
+        source,
+        names,
+        (0..n).map(|_| PyColumn::Text(vec![])).collect(),
+    )?;
     schema.transform(&t).map(|_| ()).map_err(py_err)
 }
 
