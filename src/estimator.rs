@@ -1196,6 +1196,13 @@ impl FittedAnomalyDetector {
         self.score_prepared(&p.x)
     }
 
+    /// Scores an input: a table (its columns checked against the schema), or images of the
+    /// model's shape.
+    pub fn score_input(&self, input: &crate::data::input::Input) -> Result<Vec<f64>> {
+        let p = crate::data::input::prepare_with(self.schema(), input, &Default::default())?;
+        self.score_prepared(&p.x)
+    }
+
     /// Scores rows already prepared by the schema (an ensemble: each row's mean percentile
     /// among its models' training scores).
     pub fn score_prepared(&self, x: &Matrix) -> Result<Vec<f64>> {
@@ -1814,6 +1821,18 @@ impl FittedClusterer {
 
     fn assign(&self, table: &Table) -> Result<Assignment> {
         let p = self.kept.config.schema.transform(table)?;
+        self.assign_prepared(&p)
+    }
+
+    /// The clusters (and probabilities, but for K-means) of an input: a table, or images of
+    /// the model's shape.
+    pub fn assign_input(&self, input: &crate::data::input::Input) -> Result<Assignment> {
+        let p =
+            crate::data::input::prepare_with(&self.kept.config.schema, input, &Default::default())?;
+        self.assign_prepared(&p)
+    }
+
+    fn assign_prepared(&self, p: &Prepared) -> Result<Assignment> {
         let device = Default::default();
         match &self.fitted {
             Some(f) => f.predict(&infer::embed(&self.kept.model, &p.x, &device).0),

@@ -9,9 +9,11 @@ use std::path::PathBuf;
 use pyo3::exceptions::{PyOSError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
-use vaetool::data::{Column, Table};
+use vaetool::data::image::{ImageSet, ImageShape};
+use vaetool::data::input::Input;
+use vaetool::data::{Column, Matrix, Table};
 use vaetool::estimator::{
-    AnomalyDetector, Clusterer, FittedAnomalyDetector, FittedClusterer, NClusters,
+    AnomalyDetector, Clusterer, FittedAnomalyDetector, FittedClusterer, NClusters, Unwatched,
 };
 use vaetool::VaeError;
 
@@ -91,6 +93,49 @@ fn feature_names(schema: &vaetool::data::Schema) -> Vec<String> {
         .iter()
         .map(|f| f.name().to_string())
         .collect()
+}
+
+/// Images from Python: `n × c × h × w` pixels, channel first, as raw little-endian bytes of
+/// `u8` (0..255, divided by 255 as the IDX and image readers do) or `f32` (already in [0, 1]).
+fn images(
+    source: &str,
+    pixels: &[u8],
+    dtype: &str,
+    shape: (usize, usize, usize, usize),
+) -> PyResult<Input> {
+    let (n, c, h, w) = shape;
+    let size = ImageShape::new(c, h, w);
+    let d = c.checked_mul(h).and_then(|v| v.checked_mul(w));
+    let total = d.and_then(|d| d.checked_mul(n));
+    let (Some(d), Some(total)) = (d, total) else {
+        return Err(PyValueError::new_err(format!("{source}: too many pixels")));
+    };
+    let data: Vec<f32> = match dtype {
+        "u8" if pixels.len() == total => pixels.iter().map(|&v| f32::from(v) / 255.0).collect(),
+        "f32" if Some(pixels.len()) == total.checked_mul(4) => pixels
+            .chunks_exact(4)
+            .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .collect(),
+        _ => {
+            return Err(PyValueError::new_err(format!(
+                "{source}: {} bytes of {dtype} do not make {n} images of {size}",
+                pixels.len()
+            )))
+        }
+    };
+    if data.iter().any(|v| !(0.0..=1.0).contains(v)) {
+        return Err(PyValueError::new_err(format!(
+            "{source}: pixel values must be in [0, 1] (floats) or 0..255 (uint8)"
+        )));
+    }
+    Ok(Input::Images(ImageSet {
+        source: PathBuf::from(source),
+        shape: size,
+        x: Matrix::new(n, d, data),
+        id_name: "index".into(),
+        ids: (0..n).map(|i| i.to_string()).collect(),
+        labels: None,
+    }))
 }
 
 /// Reads a parameter of the dictionary, if present and not None.
@@ -181,6 +226,19 @@ impl FittedDetector {
         py.detach(|| self.0.score(&t)).map_err(py_err)
     }
 
+    /// The anomaly scores of images (see [`images`]).
+    fn score_images(
+        &self,
+        py: Python<'_>,
+        source: &str,
+        pixels: &[u8],
+        dtype: &str,
+        shape: (usize, usize, usize, usize),
+    ) -> PyResult<Vec<f64>> {
+        let input = images(source, pixels, dtype, shape)?;
+        py.detach(|| self.0.score_input(&input)).map_err(py_err)
+    }
+
     /// The training rows' scores.
     fn training_scores(&self) -> Vec<f64> {
         self.0.training_scores().to_vec()
@@ -215,6 +273,18 @@ impl FittedDetector {
     }
 }
 
+/// An anomaly detector with the parameters of `params`.
+fn detector(params: &Bound<'_, PyDict>) -> PyResult<AnomalyDetector> {
+    let mut d = AnomalyDetector::default();
+    common(params, &mut d.data, &mut d.train)?;
+    d.contamination = get(params, "contamination")?;
+    d.fpr = get(params, "fpr")?;
+    d.samples = get(params, "samples")?;
+    d.score = parsed(params, "score")?;
+    d.ensemble = get(params, "ensemble")?;
+    Ok(d)
+}
+
 /// Trains an anomaly detector on the table with the parameters of `params`.
 #[pyfunction]
 fn fit_detector(
@@ -225,16 +295,29 @@ fn fit_detector(
     params: &Bound<'_, PyDict>,
 ) -> PyResult<FittedDetector> {
     let t = table(source, names, columns)?;
-    let mut d = AnomalyDetector::default();
-    common(params, &mut d.data, &mut d.train)?;
-    d.contamination = get(params, "contamination")?;
-    d.fpr = get(params, "fpr")?;
-    d.samples = get(params, "samples")?;
-    d.score = parsed(params, "score")?;
-    d.ensemble = get(params, "ensemble")?;
+    let d = detector(params)?;
     let clean: bool = get(params, "clean")?.unwrap_or(false);
     py.detach(|| if clean { d.fit_clean(&t) } else { d.fit(&t) })
         .map(FittedDetector)
+        .map_err(py_err)
+}
+
+/// Trains an anomaly detector on images (see [`images`]) with the parameters of `params`.
+#[pyfunction]
+fn fit_detector_images(
+    py: Python<'_>,
+    source: &str,
+    pixels: &[u8],
+    dtype: &str,
+    shape: (usize, usize, usize, usize),
+    params: &Bound<'_, PyDict>,
+) -> PyResult<FittedDetector> {
+    let input = images(source, pixels, dtype, shape)?;
+    let d = detector(params)?;
+    let clean: bool = get(params, "clean")?.unwrap_or(false);
+    let o = Default::default();
+    py.detach(|| d.fit_input(&input, &o, clean, &mut Unwatched))
+        .map(|(f, _)| FittedDetector(f))
         .map_err(py_err)
 }
 
@@ -267,6 +350,24 @@ impl FittedClusters {
         let t = table(source, names, columns)?;
         let p = py.detach(|| self.0.predict_proba(&t)).map_err(py_err)?;
         Ok(p.map(|m| (0..m.rows).map(|i| m.row(i).to_vec()).collect()))
+    }
+
+    /// The clusters of images (see [`images`]) and, but for K-means, their probabilities.
+    #[allow(clippy::type_complexity)]
+    fn assign_images(
+        &self,
+        py: Python<'_>,
+        source: &str,
+        pixels: &[u8],
+        dtype: &str,
+        shape: (usize, usize, usize, usize),
+    ) -> PyResult<(Vec<usize>, Option<Vec<Vec<f32>>>)> {
+        let input = images(source, pixels, dtype, shape)?;
+        let a = py.detach(|| self.0.assign_input(&input)).map_err(py_err)?;
+        let p = a
+            .probabilities
+            .map(|m| (0..m.rows).map(|i| m.row(i).to_vec()).collect());
+        Ok((a.labels, p))
     }
 
     /// The training rows' clusters.
@@ -314,6 +415,30 @@ fn fit_clusterer(
     params: &Bound<'_, PyDict>,
 ) -> PyResult<FittedClusters> {
     let t = table(source, names, columns)?;
+    let c = clusterer(params)?;
+    py.detach(|| c.fit(&t)).map(FittedClusters).map_err(py_err)
+}
+
+/// Trains a clusterer on images (see [`images`]): N2D unless `method` says otherwise.
+#[pyfunction]
+fn fit_clusterer_images(
+    py: Python<'_>,
+    source: &str,
+    pixels: &[u8],
+    dtype: &str,
+    shape: (usize, usize, usize, usize),
+    params: &Bound<'_, PyDict>,
+) -> PyResult<FittedClusters> {
+    let input = images(source, pixels, dtype, shape)?;
+    let c = clusterer(params)?;
+    let o = Default::default();
+    py.detach(|| c.fit_input(&input, &o, None, &mut Unwatched))
+        .map(|(f, _)| FittedClusters(f))
+        .map_err(py_err)
+}
+
+/// A clusterer with the parameters of `params` (`n_clusters`: a number or "auto").
+fn clusterer(params: &Bound<'_, PyDict>) -> PyResult<Clusterer> {
     let k = match params.get_item("n_clusters")? {
         Some(v) if v.extract::<String>().is_ok_and(|s| s == "auto") => NClusters::auto(),
         Some(v) => NClusters::Fixed(v.extract()?),
@@ -333,7 +458,7 @@ fn fit_clusterer(
         c.neighbors = v;
     }
     c.one_step.pretrain_epochs = get(params, "pretrain_epochs")?;
-    py.detach(|| c.fit(&t)).map(FittedClusters).map_err(py_err)
+    Ok(c)
 }
 
 /// The native module.
@@ -343,6 +468,8 @@ fn _vaetool(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<FittedClusters>()?;
     m.add_function(wrap_pyfunction!(fit_detector, m)?)?;
     m.add_function(wrap_pyfunction!(fit_clusterer, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_detector_images, m)?)?;
+    m.add_function(wrap_pyfunction!(fit_clusterer_images, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -205,3 +205,33 @@ def test_ensembles_are_the_command_lines(breastw, tmp_path):
         det.save(tmp_path / "m")
     with pytest.raises(ValueError, match="--ensemble must be at least 1"):
         AnomalyDetector(ensemble=0).fit(X)
+
+
+def mnist_tiny():
+    """The bundled 100 MNIST digits as a uint8 array n × 28 × 28 (the IDX file's own bytes)."""
+    import gzip
+
+    raw = gzip.decompress((DATA / "mnist-tiny" / "images-idx3-ubyte.gz").read_bytes())
+    n = int.from_bytes(raw[4:8], "big")
+    return np.frombuffer(raw[16:], dtype=np.uint8).reshape(n, 28, 28)
+
+
+def test_images_are_the_command_lines():
+    X = mnist_tiny()
+    idx = DATA / "mnist-tiny" / "images-idx3-ubyte.gz"
+    det = AnomalyDetector(epochs=3).fit(X)
+    out = cli("anomalies", idx, "--epochs", "3")
+    np.testing.assert_array_equal(det.anomaly_score(X), out["score"].to_numpy())
+    # the same pixels as floats in [0, 1], channel first: the same scores
+    np.testing.assert_array_equal(
+        det.anomaly_score((X.astype(np.float32) / np.float32(255))[:, None]), out["score"].to_numpy())
+    c = Clusterer(n_clusters=10, epochs=3)
+    labels = c.fit_predict(X)
+    out = cli("cluster", idx, "--k", "10", "--epochs", "3")
+    np.testing.assert_array_equal(labels, out["cluster"].to_numpy())
+    np.testing.assert_array_equal(c.predict(X), labels)
+    assert c.predict_proba(X).shape == (len(X), 10)  # N2D: a GMM on the manifold
+    with pytest.raises(ValueError, match="pixel values must be in"):
+        det.anomaly_score(X.astype(np.float32))
+    with pytest.raises(ValueError, match="the images are 1x14x14 but the model takes 1x28x28"):
+        det.anomaly_score(X[:, ::2, ::2].copy())

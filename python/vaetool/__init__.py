@@ -2,7 +2,8 @@
 habits.
 
     >>> from vaetool import AnomalyDetector, Clusterer
-    >>> det = AnomalyDetector(contamination=0.05).fit(X)      # X: DataFrame, ndarray, Arrow
+    >>> det = AnomalyDetector(contamination=0.05).fit(X)      # X: DataFrame, ndarray, Arrow,
+    >>>                                                       # or images: n×h×w / n×c×h×w
     >>> det.anomaly_score(X)     # higher = more anomalous (the command line's score)
     >>> det.predict(X)           # -1 anomaly, +1 normal
     >>> labels = Clusterer(n_clusters=5).fit_predict(X)
@@ -51,6 +52,21 @@ def _columns(X, where):
     else:
         cols = [[None if v is None else str(v) for v in a[:, j].tolist()] for j in range(a.shape[1])]
     return where, names, cols
+
+
+def _image_array(X):
+    """(bytes, dtype, shape) when X is a NumPy array of images — n × h × w (grayscale) or
+    n × c × h × w (channel first), uint8 in 0..255 or floats in [0, 1] —, else None."""
+    if type(X).__module__ != "numpy" or getattr(X, "ndim", 2) not in (3, 4):
+        return None
+    import numpy as np
+
+    a = X[:, None, :, :] if X.ndim == 3 else X
+    if a.dtype == np.uint8:
+        return np.ascontiguousarray(a).tobytes(), "u8", tuple(a.shape)
+    if a.dtype.kind == "f":
+        return np.ascontiguousarray(a, dtype="<f4").tobytes(), "f32", tuple(a.shape)
+    raise ValueError(f"X: images must be uint8 (0..255) or floats in [0, 1], got {a.dtype}")
 
 
 class _Params:
@@ -179,7 +195,11 @@ class AnomalyDetector(_Params):
         command line's --train). y is ignored."""
         p = self._native_params()
         p["clean"] = bool(clean)
-        self._fitted = _vaetool.fit_detector(*_columns(X, "X"), p)
+        img = _image_array(X)
+        if img is not None:
+            self._fitted = _vaetool.fit_detector_images("X", *img, p)
+        else:
+            self._fitted = _vaetool.fit_detector(*_columns(X, "X"), p)
         self._set_fitted_attributes()
         return self
 
@@ -194,7 +214,11 @@ class AnomalyDetector(_Params):
         """The command line's score of each row: higher = more anomalous."""
         import numpy as np
 
-        return np.asarray(self._check_fitted().score(*_columns(X, "X")))
+        f = self._check_fitted()
+        img = _image_array(X)
+        if img is not None:
+            return np.asarray(f.score_images("X", *img))
+        return np.asarray(f.score(*_columns(X, "X")))
 
     def score_samples(self, X):
         """The opposite of the anomaly score (higher = more normal), as scikit-learn's outlier
@@ -288,7 +312,11 @@ class Clusterer(_Params):
         """Trains on X and clusters its rows (labels_). y is ignored."""
         import numpy as np
 
-        self._fitted = _vaetool.fit_clusterer(*_columns(X, "X"), self._native_params())
+        img = _image_array(X)
+        if img is not None:
+            self._fitted = _vaetool.fit_clusterer_images("X", *img, self._native_params())
+        else:
+            self._fitted = _vaetool.fit_clusterer(*_columns(X, "X"), self._native_params())
         self.labels_ = np.asarray(self._fitted.training_labels())
         self.n_clusters_ = self._fitted.k()
         return self
@@ -297,7 +325,11 @@ class Clusterer(_Params):
         """The cluster of each row."""
         import numpy as np
 
-        return np.asarray(self._check_fitted().predict(*_columns(X, "X")))
+        f = self._check_fitted()
+        img = _image_array(X)
+        if img is not None:
+            return np.asarray(f.assign_images("X", *img)[0])
+        return np.asarray(f.predict(*_columns(X, "X")))
 
     def fit_predict(self, X, y=None):
         return self.fit(X).labels_
@@ -307,7 +339,12 @@ class Clusterer(_Params):
         clusters and raises ValueError."""
         import numpy as np
 
-        p = self._check_fitted().predict_proba(*_columns(X, "X"))
+        f = self._check_fitted()
+        img = _image_array(X)
+        if img is not None:
+            p = f.assign_images("X", *img)[1]
+        else:
+            p = f.predict_proba(*_columns(X, "X"))
         if p is None:
             raise ValueError("K-means assigns hard clusters: use method='gmm', 'n2d', 'vade' or 'su'")
         return np.asarray(p, dtype="float64")
