@@ -1600,6 +1600,20 @@ pub struct FittedClusterer {
     /// The clustering of the latent means; `None` for VaDE/Su, whose prior holds the clusters.
     fitted: Option<Fitted>,
     training: Assignment,
+    /// The training rows' anomaly scores, saved with the model (`anomaly.json`), if computed.
+    anomaly: Option<AnomalyState>,
+}
+
+/// What a clusterer's fit does with the model's anomaly reference — its training rows' scores,
+/// which `vaetool anomalies --model` needs —: skip it, keep it for a later save, or save the
+/// model with it at once.
+pub enum Reference<'a> {
+    /// Not computed: a later save writes no `anomaly.json`.
+    Skip,
+    /// Computed and kept for [`FittedClusterer::save`].
+    Keep,
+    /// Computed and saved, with the model, into the target.
+    SaveTo(&'a ModelTarget),
 }
 
 impl Clusterer {
@@ -1665,20 +1679,21 @@ impl Clusterer {
                 .check(table.n_rows(), &table.source_name())?;
         }
         let (schema, data, _) = prepare_table(table, &self.data)?;
-        let (fitted, _) = self.fit_prepared(schema, data, method, None, &mut Unwatched)?;
+        let (fitted, _) =
+            self.fit_prepared(schema, data, method, Reference::Keep, &mut Unwatched)?;
         Ok(fitted)
     }
 
     /// Trains on an input (a table, a table of pixels, images) read with `o` and clusters its
     /// rows, with the method for that kind of input (N2D for images, K-means for tables,
-    /// unless `method` says otherwise); `save` receives the model directory (with its
-    /// anomaly reference, so that `vaetool anomalies --model` can use it too). `watch` sees the
-    /// training. Returns the fitted clusterer and the training rows as prepared.
+    /// unless `method` says otherwise); `reference` says what becomes of the anomaly
+    /// reference (see [`Reference`]: saving writes the model directory at once). `watch` sees
+    /// the training. Returns the fitted clusterer and the training rows as prepared.
     pub fn fit_input(
         &self,
         input: &crate::data::input::Input,
         o: &crate::data::input::InputOptions,
-        save: Option<&ModelTarget>,
+        reference: Reference<'_>,
         watch: &mut dyn Watch,
     ) -> Result<(FittedClusterer, Prepared)> {
         let method = self
@@ -1702,7 +1717,7 @@ impl Clusterer {
         for w in &data.warnings {
             watch.warning(w);
         }
-        this.fit_prepared(schema, data, method, save, watch)
+        this.fit_prepared(schema, data, method, reference, watch)
     }
 
     fn fit_prepared(
@@ -1710,7 +1725,7 @@ impl Clusterer {
         schema: Schema,
         data: Prepared,
         method: Method,
-        save: Option<&ModelTarget>,
+        reference: Reference<'_>,
         watch: &mut dyn Watch,
     ) -> Result<(FittedClusterer, Prepared)> {
         let t = cluster_training(&self.train, method);
@@ -1722,16 +1737,7 @@ impl Clusterer {
                 ..self.one_step
             };
             let r = train_one_step_prepared(schema, data, &t, prior, &params, watch)?;
-            if let Some(target) = save {
-                let compute = watch.device(
-                    t.device,
-                    Workload::Score {
-                        rows: r.model.data.x.rows,
-                    },
-                )?;
-                let anomaly = r.model.anomaly_reference(&compute, t.seed)?;
-                r.model.save(target, Some(&anomaly), None)?;
-            }
+            let anomaly = reference_of(&r.model, &t, &reference, None, watch)?;
             let training = r.model.data.clone();
             let fitted = FittedClusterer {
                 kept: Kept::of(r.model),
@@ -1740,6 +1746,7 @@ impl Clusterer {
                     labels: r.labels,
                     probabilities: Some(r.probabilities),
                 },
+                anomaly,
             };
             return Ok((fitted, training));
         };
@@ -1748,26 +1755,43 @@ impl Clusterer {
         let (mu, _) = infer::embed(&m.model, &m.data.x, &Default::default());
         let fitted = clustering.fit_watched(&mu, watch)?;
         let training = fitted.predict(&mu)?;
-        if let Some(target) = save {
-            let compute = watch.device(
-                t.device,
-                Workload::Score {
-                    rows: m.data.x.rows,
-                },
-            )?;
-            let anomaly = m.anomaly_reference(&compute, t.seed)?;
-            m.save(target, Some(&anomaly), Some(&fitted))?;
-        }
+        let anomaly = reference_of(&m, &t, &reference, Some(&fitted), watch)?;
         let data = m.data.clone();
         Ok((
             FittedClusterer {
                 kept: Kept::of(m),
                 fitted: Some(fitted),
                 training,
+                anomaly,
             },
             data,
         ))
     }
+}
+
+/// The anomaly reference of a clusterer's model as `reference` asks (saving the model with it
+/// and its clustering when asked to).
+fn reference_of(
+    m: &TrainedModel,
+    t: &TrainParams,
+    reference: &Reference<'_>,
+    clustering: Option<&Fitted>,
+    watch: &mut dyn Watch,
+) -> Result<Option<AnomalyState>> {
+    if let Reference::Skip = reference {
+        return Ok(None);
+    }
+    let compute = watch.device(
+        t.device,
+        Workload::Score {
+            rows: m.data.x.rows,
+        },
+    )?;
+    let anomaly = m.anomaly_reference(&compute, t.seed)?;
+    if let Reference::SaveTo(target) = reference {
+        m.save(target, Some(&anomaly), clustering)?;
+    }
+    Ok(Some(anomaly))
 }
 
 impl FittedClusterer {
@@ -1850,7 +1874,8 @@ impl FittedClusterer {
     /// Writes the model directory (the command line's format): `vaetool cluster DATA --model
     /// DIR` then assigns with it.
     pub fn save(&self, dir: &Path) -> Result<()> {
-        self.kept.save(dir, None, self.fitted.as_ref())
+        self.kept
+            .save(dir, self.anomaly.as_ref(), self.fitted.as_ref())
     }
 
     /// Loads a model directory with a stored clustering or a clustering prior (written by
@@ -1874,6 +1899,7 @@ impl FittedClusterer {
                 labels: vec![],
                 probabilities: None,
             },
+            anomaly: m.anomaly()?,
         })
     }
 }

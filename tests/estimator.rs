@@ -207,6 +207,42 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
         "-q",
     ];
     assert_eq!(cli_column(with_model, "cluster"), cli);
+    // the library's model directory carries its anomaly reference, as the CLI's does: the
+    // same file, and `anomalies --model` uses it
+    let cli_saved = tmp.path().join("cli-cluster-ref");
+    cli_column(
+        &[
+            "cluster",
+            iris,
+            "--label-column",
+            "species",
+            "--k",
+            "3",
+            "--seed",
+            "5",
+            "-q",
+            "--save-model",
+            cli_saved.to_str().unwrap(),
+        ],
+        "cluster",
+    );
+    assert_eq!(
+        std::fs::read(lib_model.join("anomaly.json")).unwrap(),
+        std::fs::read(cli_saved.join("anomaly.json")).unwrap()
+    );
+    let scores = cli_column(
+        &[
+            "anomalies",
+            iris,
+            "--model",
+            lib_model.to_str().unwrap(),
+            "--contamination",
+            "0.1",
+            "-q",
+        ],
+        "score",
+    );
+    assert_eq!(scores.len(), t.n_rows());
     let cli_model = tmp.path().join("cli-cluster");
     cli_column(
         &[
@@ -419,7 +455,12 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
     };
     c.train.seed = 42;
     let (fitted, training) = c
-        .fit_input(&images, &o, None, &mut vaetool::estimator::Unwatched)
+        .fit_input(
+            &images,
+            &o,
+            vaetool::estimator::Reference::Skip,
+            &mut vaetool::estimator::Unwatched,
+        )
         .unwrap();
     assert_eq!(fitted.method_name(), "N2D");
     assert_eq!(training.x.rows, images.n_rows());

@@ -13,7 +13,8 @@ use vaetool::data::image::{ImageSet, ImageShape};
 use vaetool::data::input::Input;
 use vaetool::data::{Column, Matrix, Table};
 use vaetool::estimator::{
-    AnomalyDetector, Clusterer, FittedAnomalyDetector, FittedClusterer, NClusters, Unwatched,
+    AnomalyDetector, Clusterer, FittedAnomalyDetector, FittedClusterer, NClusters, Reference,
+    Unwatched,
 };
 use vaetool::VaeError;
 
@@ -432,7 +433,7 @@ fn fit_clusterer_images(
     let input = images(source, pixels, dtype, shape)?;
     let c = clusterer(params)?;
     let o = Default::default();
-    py.detach(|| c.fit_input(&input, &o, None, &mut Unwatched))
+    py.detach(|| c.fit_input(&input, &o, Reference::Keep, &mut Unwatched))
         .map(|(f, _)| FittedClusters(f))
         .map_err(py_err)
 }

@@ -15,7 +15,9 @@ use vaetool::onestep::MixtureInit;
 use vaetool::output::{fmt_f, Output};
 use vaetool::VaeError;
 
-use vaetool::estimator::{defaults, Clusterer, Method, ModelClustering, NClusters, OneStepParams};
+use vaetool::estimator::{
+    defaults, Clusterer, Method, ModelClustering, NClusters, OneStepParams, Reference,
+};
 
 use crate::args::{DataArgs, FeatureArgs, TrainArgs};
 use crate::pipeline;
@@ -175,10 +177,14 @@ fn without_model(
         data: a.features.data_options(&a.data),
         train: a.train.params(),
     };
+    let reference = match target {
+        Some(t) => Reference::SaveTo(t),
+        None => Reference::Skip,
+    };
     let (fitted, training) = clusterer.fit_input(
         table,
         &a.data.input_options(),
-        target,
+        reference,
         &mut pipeline::CliWatch::new(a.train.quiet),
     )?;
     if let Some(target) = target {
