@@ -1506,6 +1506,10 @@ impl ModelScoring {
             check_explain(&m.config.schema, k)?;
         }
         let mut state = m.anomaly()?;
+        let samples = match self.samples {
+            Some(n) => n,
+            None => m.score_samples_with(state.as_ref())?,
+        };
         let threshold = if let Some(value) = self.threshold {
             Some(Threshold {
                 value,
@@ -1544,10 +1548,6 @@ impl ModelScoring {
                 Some(s) => s.threshold,
                 None => None,
             }
-        };
-        let samples = match self.samples {
-            Some(n) => n,
-            None => m.score_samples()?,
         };
         Ok(ResolvedScoring {
             score,
@@ -1708,10 +1708,6 @@ impl Clusterer {
             // known before training: say so now, not after it
             this.latent_clustering(latent)
                 .check(input.n_rows(), &input.source_name())?;
-        }
-        let t = cluster_training(&self.train, method);
-        if method.latent().is_none() {
-            t.check(this.one_step_prior(method)?)?;
         }
         let (schema, data) = crate::data::input::fit_input(input, o, &self.data)?;
         for w in &data.warnings {

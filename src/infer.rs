@@ -94,14 +94,17 @@ pub fn posterior_noise(seed: u64, samples: usize, latent: usize) -> Vec<f32> {
     use rand::SeedableRng;
     use rand_distr::Distribution as _;
     let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(seed);
-    let mut out = Vec::with_capacity(samples * latent);
-    while out.len() < samples * latent {
-        let v: Vec<f32> = (0..latent)
-            .map(|_| rand_distr::StandardNormal.sample(&mut rng))
-            .collect();
-        out.extend(&v);
-        if out.len() < samples * latent {
-            out.extend(v.iter().map(|e| -e));
+    let mut out: Vec<f32> = Vec::with_capacity(samples * latent);
+    for s in 0..samples {
+        if s % 2 == 0 {
+            out.extend((0..latent).map(|_| -> f32 { rand_distr::StandardNormal.sample(&mut rng) }));
+        } else {
+            // the antithetic twin of the draw before
+            let start = out.len() - latent;
+            out.extend_from_within(start..);
+            for e in &mut out[start + latent..] {
+                *e = -*e;
+            }
         }
     }
     out

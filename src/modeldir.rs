@@ -759,7 +759,12 @@ impl<B: Backend> LoadedModel<B> {
     /// (`summary.json`), else [`crate::estimator::defaults::MODEL_SAMPLES`]. Never the rows
     /// of the file being scored: a row scores the same in any file, chunk or partition.
     pub fn score_samples(&self) -> Result<usize> {
-        if let Some(s) = self.anomaly()? {
+        self.score_samples_with(self.anomaly()?.as_ref())
+    }
+
+    /// [`LoadedModel::score_samples`] with the anomaly state already read.
+    pub fn score_samples_with(&self, state: Option<&AnomalyState>) -> Result<usize> {
+        if let Some(s) = state {
             return Ok(s.samples.max(1));
         }
         Ok(match load_summary(&self.dir)? {

@@ -207,42 +207,8 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
         "-q",
     ];
     assert_eq!(cli_column(with_model, "cluster"), cli);
-    // the library's model directory carries its anomaly reference, as the CLI's does: the
-    // same file, and `anomalies --model` uses it
-    let cli_saved = tmp.path().join("cli-cluster-ref");
-    cli_column(
-        &[
-            "cluster",
-            iris,
-            "--label-column",
-            "species",
-            "--k",
-            "3",
-            "--seed",
-            "5",
-            "-q",
-            "--save-model",
-            cli_saved.to_str().unwrap(),
-        ],
-        "cluster",
-    );
-    assert_eq!(
-        std::fs::read(lib_model.join("anomaly.json")).unwrap(),
-        std::fs::read(cli_saved.join("anomaly.json")).unwrap()
-    );
-    let scores = cli_column(
-        &[
-            "anomalies",
-            iris,
-            "--model",
-            lib_model.to_str().unwrap(),
-            "--contamination",
-            "0.1",
-            "-q",
-        ],
-        "score",
-    );
-    assert_eq!(scores.len(), t.n_rows());
+    // the library's model directory carries its anomaly reference, as the CLI's does, and
+    // `anomalies --model` uses it (below)
     let cli_model = tmp.path().join("cli-cluster");
     cli_column(
         &[
@@ -260,6 +226,24 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
         ],
         "cluster",
     );
+    assert_eq!(
+        std::fs::read(lib_model.join("anomaly.json")).unwrap(),
+        std::fs::read(cli_model.join("anomaly.json")).unwrap(),
+        "the same anomaly reference"
+    );
+    let scores = cli_column(
+        &[
+            "anomalies",
+            iris,
+            "--model",
+            lib_model.to_str().unwrap(),
+            "--contamination",
+            "0.1",
+            "-q",
+        ],
+        "score",
+    );
+    assert_eq!(scores.len(), t.n_rows());
     let loaded = FittedClusterer::load(&cli_model).unwrap();
     assert_eq!(loaded.predict(&t).unwrap(), fitted.training_labels());
     assert_eq!(loaded.k(), 3);

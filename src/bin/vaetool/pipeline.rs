@@ -155,12 +155,7 @@ impl Watch for CliWatch {
     }
 
     fn device(&mut self, req: DeviceRequest, w: Workload) -> vaetool::Result<Compute> {
-        compute(req, w)
-            .cloned()
-            .map_err(|e| match e.downcast::<vaetool::VaeError>() {
-                Ok(v) => v,
-                Err(e) => vaetool::VaeError::Usage(e.to_string()),
-            })
+        compute(req, w).cloned()
     }
 }
 
@@ -193,7 +188,7 @@ pub fn check_device(t: &TrainArgs) -> Result<()> {
 
 /// The device of this run, resolved once, for its first workload; `auto` staying on the CPU
 /// in a CUDA build says why in one line.
-pub fn compute(req: DeviceRequest, w: Workload) -> Result<&'static Compute> {
+pub fn compute(req: DeviceRequest, w: Workload) -> vaetool::Result<&'static Compute> {
     if let Some(c) = COMPUTE.get() {
         return Ok(c);
     }
