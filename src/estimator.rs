@@ -696,12 +696,14 @@ pub fn cluster_training(t: &TrainParams, method: Method) -> TrainParams {
     t
 }
 
-/// The number of clusters: fixed, or chosen by the lowest GMM BIC in a range (`--k auto`).
+/// The number of clusters: fixed, or chosen in a range by the silhouette of K-means on the
+/// latent means (`--k auto`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NClusters {
     /// This many clusters.
     Fixed(usize),
-    /// The K in `lo..=hi` with the lowest GMM BIC on the latent means.
+    /// The K in `lo..=hi` (lo at least 2) with the highest mean silhouette of K-means on the
+    /// latent means ([`crate::cluster::select_k_silhouette`]).
     Auto(usize, usize),
 }
 
@@ -727,17 +729,17 @@ pub struct LatentClustering {
     pub neighbors: usize,
 }
 
-/// A clustering of latent means, with the (K, BIC) pairs tried when K was chosen.
+/// A clustering of latent means, with the (K, silhouette) pairs tried when K was chosen.
 pub struct LatentFit {
     /// The fitted clustering.
     pub fitted: Fitted,
-    /// Every (K, BIC) tried by `--k auto`, empty for a fixed K.
+    /// Every (K, silhouette) tried by `--k auto`, empty for a fixed K.
     pub tried: Vec<(usize, f64)>,
 }
 
 impl LatentClustering {
     /// [`LatentClustering::fit`], telling `watch` the choices it makes (a subsample of rows
-    /// for N2D's manifold, K chosen by BIC).
+    /// for N2D's manifold, K chosen by silhouette).
     pub fn fit_watched(&self, mu: &Matrix, watch: &mut dyn Watch) -> Result<Fitted> {
         if self.method == ClusterMethod::N2d && mu.rows > crate::cluster::N2D_MAX_FIT_ROWS {
             watch.note(&format!(
@@ -752,10 +754,10 @@ impl LatentClustering {
             let list: Vec<String> = f
                 .tried
                 .iter()
-                .map(|(k, b)| format!("K={k}: {b:.1}"))
+                .map(|(k, v)| format!("K={k}: {v:.3}"))
                 .collect();
             watch.note(&format!(
-                "--k auto chose K={} by GMM BIC ({})",
+                "--k auto chose K={} by the silhouette of K-means ({})",
                 f.fitted.k(),
                 list.join(", ")
             ));
@@ -779,7 +781,10 @@ impl LatentClustering {
     pub fn check(&self, rows: usize, source: &str) -> Result<()> {
         match self.k {
             NClusters::Fixed(k) => self.params(k).check(usize::MAX),
-            NClusters::Auto(lo, hi) if lo.max(1) > rows => Err(VaeError::Usage(format!(
+            NClusters::Auto(lo, hi) if lo < 2 || hi < lo => Err(VaeError::Usage(format!(
+                "--k-range {lo}..{hi}: expected 2 <= A <= B (a silhouette needs two clusters)"
+            ))),
+            NClusters::Auto(lo, hi) if lo > rows => Err(VaeError::Usage(format!(
                 "--k-range {lo}..{hi}: K must be at most the {rows} rows of {source}"
             ))),
             NClusters::Auto(..) => self.params(1).check(usize::MAX),
@@ -791,7 +796,7 @@ impl LatentClustering {
         let (k, tried) = match self.k {
             NClusters::Fixed(k) => (k, vec![]),
             NClusters::Auto(lo, hi) => {
-                crate::cluster::select_k_bic(latents, lo.max(1)..=hi, self.n_init, self.seed)?
+                crate::cluster::select_k_silhouette(latents, lo..=hi, self.n_init, self.seed)?
             }
         };
         let params = self.params(k);
@@ -916,7 +921,7 @@ pub trait Watch {
     fn warning(&mut self, _warning: &str) {}
     /// Progress information: the plan, the phases, the result of a training.
     fn info(&mut self, _line: &str) {}
-    /// A choice made for the user (K chosen by BIC, a subsample, the restart kept).
+    /// A choice made for the user (K chosen by silhouette, a subsample, the restart kept).
     fn note(&mut self, _line: &str) {}
     /// A training phase of `epochs` epochs starts.
     fn phase(&mut self, _epochs: usize) {}
@@ -1622,7 +1627,7 @@ impl Clusterer {
         Self::with_k(NClusters::Fixed(k))
     }
 
-    /// A clusterer with the defaults, K fixed or chosen by BIC.
+    /// A clusterer with the defaults, K fixed or chosen by silhouette.
     pub fn with_k(k: NClusters) -> Self {
         Self {
             k,

@@ -14,7 +14,7 @@
 //!   and their defaults, [`estimator::AnomalyDetector`] and [`estimator::Clusterer`];
 //! - [`device`]: `--device`: training and scoring on the CPU or a CUDA GPU;
 //! - [`generate`]: sampling rows from the prior or one cluster;
-//! - [`cluster`]: K-means and GMM on latent means (linfa), BIC model selection;
+//! - [`cluster`]: K-means and GMM on latent means (linfa), K by silhouette;
 //! - [`anomaly`]: thresholds (absolute, contamination) and the stored reference scores;
 //! - [`metrics`]: clustering ACC/NMI/ARI and anomaly ROC-AUC/AP;
 //! - [`modeldir`]: the on-disk model directory;

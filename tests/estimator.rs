@@ -248,7 +248,7 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
     assert_eq!(loaded.predict(&t).unwrap(), fitted.training_labels());
     assert_eq!(loaded.k(), 3);
 
-    // K by BIC, as `--k auto`
+    // K by silhouette, as `--k auto`
     let mut auto = Clusterer::with_k(NClusters::auto());
     auto.data.label_column = Some("species".into());
     auto.train.seed = 5;

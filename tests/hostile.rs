@@ -642,6 +642,20 @@ fn hostile_inputs_fail_cleanly_and_change_nothing() {
             "--k-range 200..300: K must be at most the 150 rows",
         ),
         (
+            v(&[
+                "cluster",
+                &file,
+                "--k",
+                "auto",
+                "--k-range",
+                "1..5",
+                "-o",
+                &p("o.csv"),
+            ]),
+            2,
+            "expected a range like 2..10 (K from 2), got '1..5'",
+        ),
+        (
             v(&["anomalies", &file, "--ensemble", "0", "-o", &p("o.csv")]),
             2,
             "0 is not in 1..=1000",

@@ -88,4 +88,5 @@ def main():
                 print(f"{name},{m},,,,{type(e).__name__}: {e}".replace("\n", " ")[:200], flush=True)
 
 
-main()
+if __name__ == "__main__":
+    main()

@@ -152,7 +152,7 @@ def test_clusters_are_the_command_lines(iris, tmp_path):
     )
     back = Clusterer.load(tmp_path / "m")
     np.testing.assert_array_equal(back.predict(X), labels)
-    # GMM probabilities, and K by BIC
+    # GMM probabilities, and K by silhouette
     g = Clusterer(n_clusters=3, method="gmm", random_state=5).fit(X)
     p = g.predict_proba(X)
     assert p.shape == (150, 3) and np.allclose(p.sum(axis=1), 1, atol=1e-4)

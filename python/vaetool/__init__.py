@@ -257,7 +257,7 @@ class AnomalyDetector(_Params):
 class Clusterer(_Params):
     """A VAE clusterer with the defaults of `vaetool cluster`: K-means on the latent means of
     a VAE for tables; method="gmm", "n2d", "vade" or "su" for the others. n_clusters="auto"
-    chooses K by GMM BIC (kmeans, gmm, n2d)."""
+    chooses K by the silhouette of K-means on the latent means (kmeans, gmm, n2d)."""
 
     def __init__(
         self,

@@ -39,11 +39,11 @@ fn parse_k(s: &str) -> Result<KArg, String> {
 }
 
 fn parse_range(s: &str) -> Result<(usize, usize), String> {
-    let err = || format!("expected a range like 2..10, got '{s}'");
+    let err = || format!("expected a range like 2..10 (K from 2), got '{s}'");
     let (a, b) = s.split_once("..").ok_or_else(err)?;
     let a: usize = a.parse().map_err(|_| err())?;
     let b: usize = b.trim_start_matches('=').parse().map_err(|_| err())?;
-    if a < 1 || b < a {
+    if a < 2 || b < a {
         return Err(err());
     }
     Ok((a, b))
@@ -57,10 +57,12 @@ pub struct Args {
     /// A trained model directory (default: train one on DATA first).
     #[arg(long)]
     model: Option<PathBuf>,
-    /// Number of clusters, or `auto` to choose by GMM BIC over --k-range (kmeans, gmm).
+    /// Number of clusters, or `auto`: the K of --k-range whose K-means on the latent means has
+    /// the highest mean silhouette (found the number of classes more often than a GMM's BIC on
+    /// the 16-table benchmark, benches/RESULTS.md).
     #[arg(long, value_parser = parse_k)]
     k: Option<KArg>,
-    /// Range of K tried by `--k auto`.
+    /// Range of K tried by `--k auto` (from 2: a silhouette needs two clusters).
     #[arg(long, default_value = "2..10", value_parser = parse_range)]
     k_range: (usize, usize),
     /// kmeans or gmm on the latent means; n2d: a GMM on a K-dimensional UMAP manifold of the
