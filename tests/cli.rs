@@ -56,6 +56,47 @@ fn digits_clusters_with_acc_at_least_080() {
     assert!(acc >= 0.80, "digits ACC {acc}\n{err}");
 }
 
+/// The clustering defaults (`cluster DATA --k K`, nothing else) on two more kinds of table:
+/// wine (13 real-valued columns in different units: standardized) and digits (64 pixel counts
+/// on one range: the shared scaling of `--scale auto`). Five-seed medians of the benchmark
+/// (`benches/RESULTS.md`, vaetool 9): wine 0.9551 (seeds 1–5: 0.94–0.98), digits 0.7307
+/// (0.72–0.79).
+#[test]
+fn default_clustering_keeps_its_floors_on_wine_and_digits() {
+    for (file, label, k, floor) in [
+        ("wine.csv", "class", "3", 0.90),
+        ("digits.csv", "digit", "10", 0.68),
+    ] {
+        let d = tmp();
+        let model = d.path().join("model");
+        let (_, err) = ok(&[
+            "cluster",
+            &dataset(file),
+            "--k",
+            k,
+            "--label-column",
+            label,
+            "-q",
+            "-o",
+            &s(&d.path().join("labels.csv")),
+            "--save-model",
+            &s(&model),
+        ]);
+        let acc = metric(&err, "ACC");
+        assert!(acc >= floor, "{file}: ACC {acc} under {floor}\n{err}");
+        let config = std::fs::read_to_string(model.join("config.json")).unwrap();
+        let scale = if file == "digits.csv" {
+            "shared"
+        } else {
+            "standard"
+        };
+        assert!(
+            config.contains(&format!("\"scale\": \"{scale}\"")),
+            "{file}: {scale} scaling expected"
+        );
+    }
+}
+
 #[test]
 fn shuttle_anomalies_with_auc_at_least_097() {
     let d = tmp();
