@@ -20,8 +20,8 @@ B="${VAETOOL:-target/release/vaetool}"
 PY="${PYTHON:-python3}"
 OUT="${OUT:-benches/out/clustering.csv}"
 mkdir -p "$(dirname "$OUT")"
-default_tables="datasets/iris.csv:species datasets/wine.csv:class datasets/breast_cancer.csv:diagnosis datasets/digits.csv:digit"
-for f in datasets/clustering/*.csv; do [ -f "$f" ] && default_tables+=" $f:label"; done
+source benches/cluster_tables.sh
+default_tables=$(cluster_tables)
 read -ra tables <<<"${TABLES:-$default_tables}"
 read -ra seeds <<<"${SEEDS:-1 2 3 4 5}"
 read -ra extra <<<"${FLAGS:-}"
@@ -30,14 +30,7 @@ name="${name//,/;}" # (a comma would split the CSV line)
 median() { sort -g | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2}'; }
 field() { sed -n "s/.*$1 \(-\{0,1\}[0-9.]*\).*/\1/p"; }
 for spec in "${tables[@]}"; do
-  f="${spec%%:*}"
-  label="${spec#*:}"
-  t=$(basename "$f" .csv)
-  k=$(tail -n +2 "$f" | awk -F, -v h="$(head -1 "$f")" -v l="$label" \
-    'BEGIN { n = split(h, a, ","); for (i = 1; i <= n; i++) if (a[i] == l) c = i } { print $c }' | sort -u | wc -l)
-  flags=()
-  [ -f "${f%.csv}.flags" ] && read -ra flags <"${f%.csv}.flags"
-  head -1 "$f" | grep -q '^id,' && flags+=(--id-column id)
+  table_spec "$spec"
   accs=() nmis=() aris=() secs=()
   for s in "${seeds[@]}"; do
     start=$(date +%s%N)

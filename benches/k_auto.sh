@@ -19,25 +19,15 @@ B="${VAETOOL:-target/release/vaetool}"
 PY="${PYTHON:-python3}"
 OUT="${OUT:-benches/out/k_auto.csv}"
 mkdir -p "$(dirname "$OUT")"
-default_tables="datasets/iris.csv:species datasets/wine.csv:class datasets/breast_cancer.csv:diagnosis datasets/digits.csv:digit"
-for f in datasets/clustering/*.csv; do
-  case "$(basename "$f")" in mnist.csv | fashion.csv) continue ;; esac
-  default_tables+=" $f:label"
-done
+source benches/cluster_tables.sh
+default_tables=$(cluster_tables mnist.csv fashion.csv)
 read -ra tables <<<"${TABLES:-$default_tables}"
 read -ra seeds <<<"${SEEDS:-1 2 3 4 5}"
 read -ra extra <<<"${FLAGS:-}"
 name="${NAME:-vaetool}"
 name="${name//,/;}"
 for spec in "${tables[@]}"; do
-  f="${spec%%:*}"
-  label="${spec#*:}"
-  t=$(basename "$f" .csv)
-  k=$(tail -n +2 "$f" | awk -F, -v h="$(head -1 "$f")" -v l="$label" \
-    'BEGIN { n = split(h, a, ","); for (i = 1; i <= n; i++) if (a[i] == l) c = i } { print $c }' | sort -u | wc -l)
-  flags=()
-  [ -f "${f%.csv}.flags" ] && read -ra flags <"${f%.csv}.flags"
-  head -1 "$f" | grep -q '^id,' && flags+=(--id-column id)
+  table_spec "$spec"
   chosen=()
   for s in "${seeds[@]}"; do
     c=$("$B" cluster "$f" "${flags[@]}" --k auto --label-column "$label" --seed "$s" "${extra[@]}" \

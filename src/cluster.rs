@@ -411,7 +411,8 @@ pub const SILHOUETTE_MAX_ROWS: usize = 3_000;
 /// Mean silhouette of a labelling under the Euclidean distance (linfa's `SilhouetteScore`:
 /// for each row, (b − a) / max(a, b) with a its mean distance to its own cluster and b the
 /// smallest mean distance to another cluster), on at most [`SILHOUETTE_MAX_ROWS`] rows drawn
-/// with `seed`.
+/// with `seed`. A row alone in its cluster counts 1 (linfa's convention; Rousseeuw's and
+/// scikit-learn's count it 0).
 pub fn silhouette(data: ArrayView2<f64>, labels: &[usize], seed: u64) -> Result<f64> {
     let n = data.nrows();
     let (records, targets) = if n > SILHOUETTE_MAX_ROWS {
