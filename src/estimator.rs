@@ -1179,6 +1179,11 @@ impl FittedAnomalyDetector {
         self.state.threshold
     }
 
+    /// The score the detector computes (for an ensemble, each model's).
+    pub fn score_kind(&self) -> ScoreKind {
+        self.state.score
+    }
+
     /// The schema the model reads its columns by.
     pub fn schema(&self) -> &Schema {
         &self.members[0].kept.config.schema

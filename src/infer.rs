@@ -4,7 +4,9 @@
 use burn::prelude::*;
 
 use crate::data::Matrix;
-use crate::model::loss::{kl_standard_normal, recon_nll, recon_terms};
+use crate::model::loss::{
+    kl_standard_normal, recon_nll, recon_terms, student_terms, STUDENT_CONST,
+};
 use crate::model::{Objective, Prior, Vae, VaeConfig};
 
 /// Rows per inference batch on the CPU.
@@ -159,6 +161,35 @@ pub fn neg_elbo<B: Backend>(
     seed: u64,
     device: &B::Device,
 ) -> Vec<f64> {
+    neg_elbo_with(model, vae, x, samples, seed, false, device)
+}
+
+/// The reconstruction terms of a score, `[batch, input]`: the model's likelihood, or with
+/// `robust` the Student-t terms in place of a Gaussian's.
+fn score_terms<B: Backend>(
+    model: &Vae<B>,
+    vae: &VaeConfig,
+    x: Tensor<B, 2>,
+    out: Tensor<B, 2>,
+    robust: bool,
+) -> Tensor<B, 2> {
+    if robust {
+        student_terms(x, out, model.out_logvar(vae.likelihood))
+    } else {
+        recon_terms(x, out, model.out_logvar(vae.likelihood), vae.likelihood)
+    }
+}
+
+/// [`neg_elbo`], with the Student-t terms of the robust score when `robust`.
+fn neg_elbo_with<B: Backend>(
+    model: &Vae<B>,
+    vae: &VaeConfig,
+    x: &Matrix,
+    samples: usize,
+    seed: u64,
+    robust: bool,
+    device: &B::Device,
+) -> Vec<f64> {
     let samples = samples.max(1);
     let noise = posterior_noise(seed, samples, vae.latent);
     per_block::<B>(x.rows, |start, end| {
@@ -169,12 +200,9 @@ pub fn neg_elbo<B: Backend>(
         for s in 0..samples {
             let z = mu.clone() + std.clone() * noise_row::<B>(&noise, s, vae.latent, device); // [b, latent]
             total = total
-                + recon_nll(
-                    xb.clone(),
-                    model.decode(z.clone()),
-                    model.out_logvar(vae.likelihood),
-                    vae.likelihood,
-                );
+                + score_terms(model, vae, xb.clone(), model.decode(z.clone()), robust)
+                    .sum_dim(1)
+                    .squeeze_dim::<1>(1); // [b]
             if vae.prior != Prior::Standard {
                 total = total + model.prior_reg(vae.prior, mu.clone(), lv.clone(), z);
             }
@@ -237,35 +265,45 @@ pub fn recon_contributions<B: Backend>(
     x: &Matrix,
     device: &B::Device,
 ) -> Matrix {
+    contributions(model, vae, x, false, device)
+}
+
+/// [`recon_contributions`], with the Student-t terms of the robust score when `robust`.
+fn contributions<B: Backend>(
+    model: &Vae<B>,
+    vae: &VaeConfig,
+    x: &Matrix,
+    robust: bool,
+    device: &B::Device,
+) -> Matrix {
     let mut out = Vec::with_capacity(x.data.len());
     for start in (0..x.rows).step_by(infer_batch::<B>()) {
         let end = (start + infer_batch::<B>()).min(x.rows);
         let xb = batch_tensor::<B>(x, start, end, device);
         let (mu, _) = model.encode(xb.clone());
-        let terms = recon_terms(
-            xb,
-            model.decode(mu),
-            model.out_logvar(vae.likelihood),
-            vae.likelihood,
-        );
+        let terms = score_terms(model, vae, xb, model.decode(mu), robust); // [b, input]
         out.extend(terms.into_data().to_vec::<f32>().expect("f32 tensor"));
     }
     Matrix::new(x.rows, x.cols, out)
 }
 
-/// The columns that drive each row's score: the reconstruction terms per input feature
-/// (one-hot blocks summed back to their column; the constant ½·log 2π of Gaussian terms left
-/// out, so a perfect reconstruction contributes 0), largest first, `k` per row.
+/// The columns that drive each row's score: the reconstruction terms per input feature (the
+/// Student-t terms for the robust score; one-hot blocks summed back to their column; the
+/// constant of Gaussian or Student-t terms left out, so a perfect reconstruction contributes
+/// 0), largest first, `k` per row.
 pub fn explain<B: Backend>(
     model: &Vae<B>,
     vae: &VaeConfig,
     schema: &crate::data::Schema,
     x: &Matrix,
     k: usize,
+    score: ScoreKind,
     device: &B::Device,
 ) -> Vec<Vec<(usize, f64)>> {
-    let c = recon_contributions(model, vae, x, device);
+    let robust = score == ScoreKind::Robust;
+    let c = contributions(model, vae, x, robust, device);
     let offset = match vae.likelihood {
+        _ if robust => STUDENT_CONST,
         crate::model::Likelihood::Bernoulli => 0.0,
         _ => crate::model::loss::HALF_LN_2PI,
     };
@@ -302,6 +340,10 @@ pub enum ScoreKind {
     /// out-of-distribution detection with likelihood-based generative models"). Corrects the
     /// likelihood's preference for simple images.
     Complexity,
+    /// The negative ELBO with Student-t terms ([`crate::model::loss::student_terms`], ν = 3)
+    /// in place of a Gaussian model's squared errors: one far-off column cannot outweigh the
+    /// rest of the row.
+    Robust,
 }
 
 impl std::str::FromStr for ScoreKind {
@@ -312,8 +354,9 @@ impl std::str::FromStr for ScoreKind {
             "iwae" => Ok(Self::Iwae),
             "recon" => Ok(Self::Recon),
             "complexity" => Ok(Self::Complexity),
+            "robust" => Ok(Self::Robust),
             _ => Err(format!(
-                "unknown score '{s}' (expected elbo, iwae, recon or complexity)"
+                "unknown score '{s}' (expected elbo, robust, iwae, recon or complexity)"
             )),
         }
     }
@@ -327,22 +370,32 @@ impl ScoreKind {
             Self::Iwae => "iwae",
             Self::Recon => "recon",
             Self::Complexity => "complexity",
+            Self::Robust => "robust",
         }
     }
 }
 
-/// The default score of a model: the negative ELBO, or for the poor man's VAE (which has no
-/// posterior variance and no likelihood) the reconstruction error.
+/// The default score of a model: for a Gaussian model the robust score (the negative ELBO
+/// with Student-t terms, ν = 3), otherwise the negative ELBO; for the poor man's VAE (which
+/// has no posterior variance and no likelihood) the reconstruction error.
+///
+/// The robust score against the negative ELBO (benches/RESULTS.md): on the 15 tables of the
+/// anomaly development benchmark (medians of seeds 1–5) mean ROC-AUC 0.8282 against 0.8283,
+/// mean average precision 0.4519 against 0.4391, and the worst gap to IsolationForest −0.036
+/// (spam) against −0.079 (spam); on the one-class image protocol MNIST 0.9021 against 0.9005
+/// and Fashion-MNIST 0.9079 against 0.9064.
 pub fn default_score(vae: &VaeConfig) -> ScoreKind {
-    if vae.variant == crate::model::Variant::PoorMan {
-        ScoreKind::Recon
-    } else {
-        ScoreKind::Elbo
+    use crate::model::{Likelihood, Variant};
+    match (vae.variant, vae.likelihood) {
+        (Variant::PoorMan, _) => ScoreKind::Recon,
+        (_, Likelihood::Gaussian | Likelihood::GaussianLearned) => ScoreKind::Robust,
+        (_, Likelihood::Bernoulli) => ScoreKind::Elbo,
     }
 }
 
 /// Refuses scores a model does not define: ELBO and IWAE need a posterior variance and a
-/// likelihood, which the poor man's VAE does not have.
+/// likelihood, which the poor man's VAE does not have; the robust score replaces a Gaussian
+/// likelihood's terms; the complexity correction is for images.
 pub fn check_score(vae: &VaeConfig, kind: ScoreKind) -> crate::Result<()> {
     if kind == ScoreKind::Complexity && vae.image.is_none() {
         return Err(crate::VaeError::Usage(
@@ -357,6 +410,13 @@ pub fn check_score(vae: &VaeConfig, kind: ScoreKind) -> crate::Result<()> {
              no likelihood): use --score recon",
             kind.name()
         )));
+    }
+    if kind == ScoreKind::Robust && vae.likelihood == crate::model::Likelihood::Bernoulli {
+        return Err(crate::VaeError::Usage(
+            "--score robust replaces a Gaussian likelihood's squared errors with Student-t \
+             terms: it needs --likelihood gaussian or gaussian-learned, not bernoulli"
+                .into(),
+        ));
     }
     Ok(())
 }
@@ -451,6 +511,7 @@ pub fn score<B: Backend>(
 ) -> Vec<f64> {
     match kind {
         ScoreKind::Elbo => neg_elbo(model, vae, x, samples, seed, device),
+        ScoreKind::Robust => neg_elbo_with(model, vae, x, samples, seed, true, device),
         ScoreKind::Iwae => neg_iwae(model, vae, x, samples, seed, device),
         ScoreKind::Recon => recon_score(model, vae, x, device),
         ScoreKind::Complexity => neg_elbo(model, vae, x, samples, seed, device)
@@ -511,6 +572,36 @@ mod complexity_tests {
             .to_string();
         assert!(e.contains("needs a model of images"), "{e}");
     }
+
+    #[test]
+    fn the_robust_score_is_the_default_for_gaussian_models() {
+        use crate::model::{Likelihood, Variant};
+        let tab = VaeConfig::new(4, vec![8], 2);
+        assert_eq!(default_score(&tab), ScoreKind::Robust);
+        let learned = tab.clone().with_likelihood(Likelihood::GaussianLearned);
+        assert_eq!(default_score(&learned), ScoreKind::Robust);
+        let bern = tab.clone().with_likelihood(Likelihood::Bernoulli);
+        assert_eq!(default_score(&bern), ScoreKind::Elbo);
+        let img = tab
+            .clone()
+            .with_image(Some(crate::data::ImageShape::new(1, 2, 2)));
+        assert_eq!(default_score(&img), ScoreKind::Robust);
+        let img = img.with_likelihood(Likelihood::Bernoulli);
+        assert_eq!(default_score(&img), ScoreKind::Elbo);
+        let poor = tab.clone().with_variant(Variant::PoorMan);
+        assert_eq!(default_score(&poor), ScoreKind::Recon);
+        assert!(check_score(&learned, ScoreKind::Robust).is_ok());
+        let e = check_score(&bern, ScoreKind::Robust)
+            .unwrap_err()
+            .to_string();
+        assert_eq!(
+            e,
+            "--score robust replaces a Gaussian likelihood's squared errors with Student-t terms: \
+             it needs --likelihood gaussian or gaussian-learned, not bernoulli"
+        );
+        assert_eq!("robust".parse::<ScoreKind>(), Ok(ScoreKind::Robust));
+        assert_eq!(ScoreKind::Robust.name(), "robust");
+    }
 }
 
 #[cfg(test)]
@@ -527,5 +618,50 @@ mod tests {
         let s = recon_score(&model, &vae, &x, &Default::default());
         let first: f64 = c.row(0).iter().map(|&v| v as f64).sum();
         assert!((s[0] - first).abs() < 1e-9);
+    }
+
+    #[test]
+    fn robust_terms_are_the_student_t_of_the_gaussian_residuals() {
+        // row 1 is row 0 with one column 50 off; whatever the (random) weights, each robust
+        // term is 2·log(1 + r²/3) + const where the Gaussian's is r²/2 + const, on the same
+        // reconstruction
+        let mut v = vec![0.0f32; 8];
+        v[4] = 50.0;
+        let x = Matrix::new(2, 4, v);
+        let vae = VaeConfig::new(4, vec![8], 2);
+        let model = vae.init::<Cpu>(&Default::default());
+        let dev = Default::default();
+        let g = contributions(&model, &vae, &x, false, &dev);
+        let t = contributions(&model, &vae, &x, true, &dev);
+        for (&g, &t) in g.data.iter().zip(&t.data) {
+            let r2 = 2.0 * (f64::from(g) - crate::model::loss::HALF_LN_2PI);
+            let want = 2.0 * (r2 / 3.0).ln_1p() + STUDENT_CONST;
+            assert!(
+                (f64::from(t) - want).abs() < 1e-3 * want.abs().max(1.0),
+                "{t} vs {want}"
+            );
+        }
+        // the robust explanation: those terms less their constant, the far column first
+        let mut columns = vec![crate::data::Column::default(); 4];
+        for c in &mut columns {
+            c.push("0");
+            c.push("1");
+        }
+        let table = crate::data::Table {
+            source: "t.csv".into(),
+            headers: (0..4).map(|j| format!("c{j}")).collect(),
+            columns,
+            lines: vec![2, 3],
+        };
+        let (schema, _) = crate::data::Schema::fit(&table, &Default::default()).unwrap();
+        let e = explain(&model, &vae, &schema, &x, 4, ScoreKind::Robust, &dev);
+        assert_eq!(e[1][0].0, 0);
+        let total: f64 = e[1].iter().map(|&(_, v)| v).sum();
+        let want: f64 = t.row(1).iter().map(|&v| f64::from(v) - STUDENT_CONST).sum();
+        assert!((total - want).abs() < 1e-4, "{total} vs {want}");
+        // and the scores: both higher for the far row, the robust one by far less
+        let elbo = score(&model, &vae, &x, ScoreKind::Elbo, 4, 1, &dev);
+        let robust = score(&model, &vae, &x, ScoreKind::Robust, 4, 1, &dev);
+        assert!(robust[1] > robust[0] && elbo[1] - elbo[0] > robust[1] - robust[0]);
     }
 }

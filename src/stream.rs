@@ -96,9 +96,17 @@ pub fn score_csv_chunks(
                 how.samples,
                 how.seed,
             )?;
-            let explained = how
-                .explain
-                .map(|k| infer::explain(&m.model, &m.config.model, schema, &p.x, k, &device));
+            let explained = how.explain.map(|k| {
+                infer::explain(
+                    &m.model,
+                    &m.config.model,
+                    schema,
+                    &p.x,
+                    k,
+                    how.score,
+                    &device,
+                )
+            });
             each(ScoredChunk {
                 prepared: p,
                 scores,

@@ -1169,10 +1169,10 @@ fn iwae_and_recon_scores_explain_and_fpr() {
     assert!(err.contains("flagged 9 of 178 rows"), "{err}");
     let anomaly = std::fs::read_to_string(d.path().join("m/anomaly.json")).unwrap();
     assert!(anomaly.contains("\"kind\": \"fpr\""), "{anomaly}");
-    // the stored threshold belongs to the elbo score
+    // the stored threshold belongs to the model's default score (robust, a Gaussian model's)
     let (_, err) = ok(&["anomalies", &wine, "--model", &m, "--score", "iwae"]);
     assert!(
-        err.contains("warning: the stored threshold is for --score elbo; rows are not flagged"),
+        err.contains("warning: the stored threshold is for --score robust; rows are not flagged"),
         "{err}"
     );
 }
@@ -1203,7 +1203,7 @@ fn anomaly_flag_errors() {
     );
     assert_eq!(
         e,
-        format!("error: {m}: the training-score reference was computed with --score elbo; a quantile threshold needs the same score (or use --threshold)\n")
+        format!("error: {m}: the training-score reference was computed with --score robust; a quantile threshold needs the same score (or use --threshold)\n")
     );
     let e = fails(
         &[
@@ -1223,9 +1223,48 @@ fn anomaly_flag_errors() {
     assert_eq!(e, "error: --fpr must be strictly between 0 and 1, got 1\n");
     let e = fails(&["anomalies", &small, "--model", &m, "--score", "bogus"], 2);
     assert!(
-        e.contains("unknown score 'bogus' (expected elbo, iwae, recon or complexity)"),
+        e.contains("unknown score 'bogus' (expected elbo, robust, iwae, recon or complexity)"),
         "{e}"
     );
+    // the robust score replaces Gaussian terms: refused for a Bernoulli model, before training
+    let out = d.path().join("never.csv");
+    let e = fails(
+        &[
+            "anomalies",
+            &small,
+            "--likelihood",
+            "bernoulli",
+            "--score",
+            "robust",
+            "-o",
+            &s(&out),
+        ],
+        2,
+    );
+    assert_eq!(
+        e,
+        "error: --score robust replaces a Gaussian likelihood's squared errors with Student-t terms: it needs --likelihood gaussian or gaussian-learned, not bernoulli\n"
+    );
+    assert!(!out.exists());
+    let bern = s(&d.path().join("bern"));
+    ok(&[
+        "train",
+        &small,
+        "--likelihood",
+        "bernoulli",
+        "--scale",
+        "minmax",
+        "--epochs",
+        "1",
+        "-q",
+        "-o",
+        &bern,
+    ]);
+    let e = fails(
+        &["anomalies", &small, "--model", &bern, "--score", "robust"],
+        2,
+    );
+    assert!(e.contains("not bernoulli"), "{e}");
 }
 
 // ---- the VAE family ----

@@ -135,7 +135,7 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
         vaetool::modeldir::load::<vaetool::backend::Cpu>(&cli_model, &Default::default()).unwrap();
     let how = vaetool::stream::ChunkScoring {
         chunk_rows: 100,
-        score: vaetool::infer::ScoreKind::Elbo,
+        score: vaetool::infer::ScoreKind::Robust, // a Gaussian model's default
         samples: m.score_samples().unwrap(),
         seed: 1,
         explain: Some(2),

@@ -42,6 +42,36 @@ pub fn recon_terms<B: Backend>(
     }
 }
 
+/// Degrees of freedom of the Student-t terms of the robust anomaly score
+/// ([`student_terms`], `--score robust`).
+pub const ROBUST_NU: f64 = 3.0;
+
+/// Per-feature Student-t negative log-likelihood with `ROBUST_NU` degrees of freedom, centred
+/// on the decoder's output, with unit scale or, given the learned log-variances s, scale
+/// e^{s/2}: (ν + 1)/2 · log(1 + r²/ν) + s/2 + lnΓ(ν/2) − lnΓ((ν + 1)/2) + ½·log(νπ), r the
+/// scaled residual. Where the Gaussian's ½r² lets one far-off column outweigh all the others,
+/// this grows only with log r: a row scores high when many of its columns are unlike the
+/// model's reconstruction, not when a single heavy-tailed column is large. `[batch, input]`
+pub fn student_terms<B: Backend>(
+    x: Tensor<B, 2>,
+    out: Tensor<B, 2>,
+    out_logvar: Option<Tensor<B, 1>>,
+) -> Tensor<B, 2> {
+    let nu = ROBUST_NU;
+    let r2 = (x - out).powi_scalar(2); // [batch, input]
+    match out_logvar {
+        None => (r2 / nu).log1p() * ((nu + 1.0) / 2.0) + STUDENT_CONST,
+        Some(s) => {
+            let s = s.unsqueeze::<2>(); // [1, input]
+            (r2 * s.clone().neg().exp() / nu).log1p() * ((nu + 1.0) / 2.0) + s * 0.5 + STUDENT_CONST
+        }
+    }
+}
+
+/// lnΓ(ν/2) − lnΓ((ν + 1)/2) + ½·log(νπ) for ν = 3: lnΓ(3/2) = ½·log π − log 2 and
+/// lnΓ(2) = 0, so log π + ½·log 3 − log 2.
+pub const STUDENT_CONST: f64 = 1.000_888_849_623_509_5;
+
 /// softplus(t) = log(1 + eᵗ), computed stably as max(t, 0) + log(1 + e^{−|t|}).
 pub fn softplus<B: Backend, const D: usize>(t: Tensor<B, D>) -> Tensor<B, D> {
     relu(t.clone()) + t.abs().neg().exp().log1p()
@@ -97,6 +127,29 @@ mod tests {
     use crate::backend::Cpu;
 
     use crate::model::testutil::{t2, v1 as vec1};
+
+    #[test]
+    fn student_terms_by_hand() {
+        // the t density with ν = 3 at r: Γ(2) / (√(3π) Γ(3/2)) · (1 + r²/3)^(−2), Γ(3/2) = √π/2
+        let density =
+            |r: f64| 2.0 / (3f64.sqrt() * std::f64::consts::PI) * (1.0 + r * r / 3.0).powi(-2);
+        let t = student_terms(t2(1, &[1.0, 0.0, 100.0]), t2(1, &[0.0, 0.0, 0.0]), None);
+        let got = t.into_data().to_vec::<f32>().unwrap();
+        for (g, r) in got.iter().zip([1.0, 0.0, 100.0]) {
+            let want = -density(r).ln();
+            assert!((f64::from(*g) - want).abs() < 1e-4, "r {r}: {g} vs {want}");
+        }
+        // r = 1: 2·ln(4/3) + ln π + ½ ln 3 − ln 2 = 1.576253…; r = 100 costs 17.2, not 5,000
+        assert!((f64::from(got[0]) - 1.576_253).abs() < 1e-5, "{}", got[0]);
+        assert!((f64::from(got[1]) - STUDENT_CONST).abs() < 1e-6);
+        assert!(got[2] < 18.0 && got[2] > 17.0, "{}", got[2]);
+        // with a learned log-variance s = ln 4 (scale 2) a residual of 2 is r = 1, plus ln 2
+        let s =
+            Tensor::<Cpu, 1>::from_data(TensorData::new(vec![4f32.ln()], [1]), &Default::default());
+        let t = student_terms(t2(1, &[2.0]), t2(1, &[0.0]), Some(s));
+        let g = f64::from(t.into_data().to_vec::<f32>().unwrap()[0]);
+        assert!((g - (1.576_253 + 2f64.ln())).abs() < 1e-5, "{g}");
+    }
 
     #[test]
     fn poor_man_capacity_and_discriminator_terms_by_hand() {

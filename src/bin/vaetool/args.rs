@@ -158,7 +158,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub arch: Option<Arch>,
     /// Observation model: gaussian, gaussian-learned or bernoulli (default: bernoulli for
-    /// images, gaussian otherwise).
+    /// images, except in `anomalies`, which scores images with the gaussian; gaussian for
+    /// tables).
     #[arg(long)]
     pub likelihood: Option<Likelihood>,
     /// The VAE family member: vae, poor-man (deterministic encoder + unit noise, loss
