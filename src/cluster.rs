@@ -121,6 +121,13 @@ fn to_array(x: &Matrix) -> Array2<f64> {
     Array2::from_shape_fn((x.rows, x.cols), |(r, c)| f64::from(x.data[r * x.cols + c]))
 }
 
+/// A full-covariance GMM with `n_init` restarts, the best by log-likelihood kept.
+///
+/// The restarts are run here, one linfa fit each from its own seed: linfa 0.8's `n_runs`
+/// initialises once and lets every further "run" continue EM from where the last one stopped
+/// (`linfa-clustering` 0.8.1, `gaussian_mixture/algorithm.rs`), so it cannot leave a poor
+/// optimum. On the UMAP manifold of MNIST that mattered: one initialisation merged two digits
+/// and split a third in 2 of 5 seeds (ACC 0.82 instead of 0.95).
 fn fit_gmm(
     data: &Array2<f64>,
     k: usize,
@@ -128,24 +135,37 @@ fn fit_gmm(
     seed: u64,
 ) -> Result<GaussianMixtureModel<f64>> {
     let ds = DatasetBase::from(data.clone());
+    let mut best: Option<(f64, GaussianMixtureModel<f64>)> = None;
     let mut last = None;
-    // linfa's EM errors out instead of warning when it does not converge or a covariance
-    // degenerates: retry with a stronger covariance regularisation before giving up.
-    for reg in [1e-6, 1e-4, 1e-2] {
-        let res = GaussianMixtureModel::params_with_rng(k, Xoshiro256Plus::seed_from_u64(seed))
-            .n_runs(n_init as u64)
-            .max_n_iterations(500)
-            .reg_covariance(reg)
-            .fit(&ds);
-        match res {
-            Ok(m) => return Ok(m),
-            Err(e) => last = Some(e),
+    for r in 0..n_init.max(1) as u64 {
+        // restart 0 keeps the seed itself
+        let s = seed ^ r.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        // linfa's EM errors out instead of warning when it does not converge or a covariance
+        // degenerates: retry with a stronger covariance regularisation before giving up.
+        for reg in [1e-6, 1e-4, 1e-2] {
+            let res = GaussianMixtureModel::params_with_rng(k, Xoshiro256Plus::seed_from_u64(s))
+                .n_runs(1)
+                .max_n_iterations(500)
+                .reg_covariance(reg)
+                .fit(&ds);
+            match res {
+                Ok(m) => {
+                    let ll = gmm_log_likelihood(&m, data.view());
+                    if best.as_ref().is_none_or(|(b, _)| ll > *b) {
+                        best = Some((ll, m));
+                    }
+                    break;
+                }
+                Err(e) => last = Some(e),
+            }
         }
     }
-    Err(VaeError::Clustering(format!(
-        "the Gaussian mixture with K={k} could not be fitted: {}",
-        last.map(|e| e.to_string()).unwrap_or_default()
-    )))
+    best.map(|(_, m)| m).ok_or_else(|| {
+        VaeError::Clustering(format!(
+            "the Gaussian mixture with K={k} could not be fitted: {}",
+            last.map(|e| e.to_string()).unwrap_or_default()
+        ))
+    })
 }
 
 /// Rows above which N2D lays out its manifold on a seeded random subset of this many rows (the
@@ -393,17 +413,6 @@ fn cholesky(a: &[f64], d: usize) -> Option<Vec<f64>> {
     Some(l)
 }
 
-/// Bayesian information criterion of a full-covariance GMM: −2 log L + p log n.
-pub fn gmm_bic(model: &GaussianMixtureModel<f64>, data: ArrayView2<f64>) -> f64 {
-    let (k, d, n) = (
-        model.weights().len() as f64,
-        data.ncols() as f64,
-        data.nrows() as f64,
-    );
-    let params = k * d + k * d * (d + 1.0) / 2.0 + (k - 1.0);
-    -2.0 * gmm_log_likelihood(model, data) + params * n.ln()
-}
-
 /// Rows on which `--k auto` computes a silhouette: above it, a seeded random subset of this
 /// many (the silhouette is quadratic in the rows; K-means itself is fitted on every row).
 pub const SILHOUETTE_MAX_ROWS: usize = 3_000;
@@ -545,16 +554,59 @@ mod tests {
     }
 
     #[test]
-    fn silhouette_picks_three_blobs_and_bic_agrees() {
+    fn gmm_restarts_keep_the_likeliest_fit() {
+        // four long thin parallel bars, 30 points each: EM from a K-means start (which cuts
+        // across the bars) stops in different optima for different seeds
+        let mut v = Vec::new();
+        let mut st = 12345u32;
+        let mut u = || {
+            st = st.wrapping_mul(1_664_525).wrapping_add(1_013_904_223);
+            (st >> 8) as f32 / (1u32 << 24) as f32 - 0.5
+        };
+        for c in 0..4 {
+            for _ in 0..30 {
+                v.extend([8.0 * u(), 1.2 * c as f32 + 0.3 * u()]);
+            }
+        }
+        let data = to_array(&Matrix::new(120, 2, v));
+        let ll = |n_init, seed| {
+            gmm_log_likelihood(&fit_gmm(&data, 4, n_init, seed).unwrap(), data.view())
+        };
+        let (mut better, mut best_one, mut best_ten) = (0, f64::NEG_INFINITY, f64::NEG_INFINITY);
+        for seed in 0..20 {
+            let (one, ten) = (ll(1, seed), ll(10, seed));
+            // restart 0 is the single fit: ten restarts are never worse
+            assert!(ten >= one, "seed {seed}: {ten} < {one}");
+            better += usize::from(ten > one + 0.1);
+            best_one = best_one.max(one);
+            best_ten = best_ten.max(ten);
+        }
+        assert!(better >= 10, "restarts improved {better} of 20 seeds");
+        assert!(best_ten > best_one + 10.0, "{best_ten} vs {best_one}");
+    }
+
+    #[test]
+    fn one_component_log_likelihood_in_closed_form() {
+        // K = 1: the fitted Gaussian is the sample mean and (biased) covariance, and the
+        // log-likelihood of the data is −n/2 (d log 2π + log |Σ| + d)
+        let x = blobs();
+        let data = to_array(&x);
+        let m = fit_gmm(&data, 1, 1, 0).unwrap();
+        let n = data.nrows() as f64;
+        let mean = data.mean_axis(ndarray::Axis(0)).unwrap();
+        let c = data.clone() - &mean;
+        let cov = c.t().dot(&c) / n;
+        let det = cov[[0, 0]] * cov[[1, 1]] - cov[[0, 1]] * cov[[1, 0]];
+        let want = -n / 2.0 * (2.0 * (2.0 * std::f64::consts::PI).ln() + det.ln() + 2.0);
+        let got = gmm_log_likelihood(&m, data.view());
+        assert!((got - want).abs() < 1e-3 * want.abs(), "{got} vs {want}");
+    }
+
+    #[test]
+    fn silhouette_picks_three_blobs() {
         let (k, tried) = select_k_silhouette(&blobs(), 2..=5, 2, 0).unwrap();
         assert_eq!(k, 3, "{tried:?}");
         assert_eq!(tried.iter().map(|t| t.0).collect::<Vec<_>>(), [2, 3, 4, 5]);
-        let data = to_array(&blobs());
-        let bic: Vec<f64> = (1..=5)
-            .map(|k| gmm_bic(&fit_gmm(&data, k, 2, 0).unwrap(), data.view()))
-            .collect();
-        let best = (0..5).min_by(|&a, &b| bic[a].total_cmp(&bic[b])).unwrap();
-        assert_eq!(best + 1, 3, "{bic:?}");
     }
 
     #[test]
