@@ -9,7 +9,7 @@ B="$(realpath "${1:-target/release/vaetool}")"
 [ -x "$B" ] || cargo build --release
 w="${TMPDIR:-/tmp}/vaetool-streaming"
 mkdir -p "$w"
-if [ ! -s "$w/rows-1000000.csv" ]; then
+if [ ! -s "$w/rows-1000000.csv" ] || [ ! -s "$w/rows-200000.csv" ] || [ ! -s "$w/train.csv" ]; then
   python3 - "$w" <<'PY'
 import random, sys
 r = random.Random(7)

@@ -133,7 +133,8 @@ class _Params:
 class AnomalyDetector(_Params):
     """A VAE anomaly detector with the defaults of `vaetool anomalies`: trained on the rows it
     will score (a trimmed, short training that learns the bulk of the rows), each row's score
-    its negative ELBO.
+    its negative ELBO — by default the robust one, with Student-t terms in place of the
+    Gaussian's squared errors (`score="elbo"` for the plain ELBO; also "iwae", "recon").
 
     Parameters take scikit-learn's names where one exists (contamination, random_state) and
     the command line's flag names otherwise; None means the library's default.
