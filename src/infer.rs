@@ -174,10 +174,42 @@ fn score_terms<B: Backend>(
     robust: bool,
 ) -> Tensor<B, 2> {
     if robust {
-        student_terms(x, out, model.out_logvar(vae.likelihood))
+        student_terms(x, out, model.score_logvar(vae))
     } else {
-        recon_terms(x, out, model.out_logvar(vae.likelihood), vae.likelihood)
+        recon_terms(x, out, model.score_logvar(vae), vae.likelihood)
     }
+}
+
+/// The fitted output variances' floor, as a fraction of their mean over the inputs: an input
+/// the training rows never vary in (a digit's border pixel) would otherwise get a variance
+/// near 0 and make any ink there an infinitely strong anomaly.
+pub const FITTED_VARIANCE_FLOOR: f64 = 0.1;
+
+/// The output log-variances of [`VaeConfig::fitted_variance`]: for each input, the log of the
+/// mean squared error of the reconstructions at the posterior means of the rows of `x` (the
+/// training rows), floored at [`FITTED_VARIANCE_FLOOR`] times the mean over the inputs (and
+/// at 1e-12). `[input]`
+pub fn fitted_output_logvar<B: Backend>(
+    model: &Vae<B>,
+    x: &Matrix,
+    device: &B::Device,
+) -> Vec<f32> {
+    let sums = per_block::<B>(x.rows, |start, end| {
+        let xb = batch_tensor::<B>(x, start, end, device); // [b, input]
+        let (mu, _) = model.encode(xb.clone()); // [b, latent]
+        (xb - model.decode(mu)).powi_scalar(2).sum_dim(0) // [1, input]
+    });
+    let mut mse = vec![0f64; x.cols];
+    for block in sums.chunks(x.cols.max(1)) {
+        for (m, &v) in mse.iter_mut().zip(block) {
+            *m += f64::from(v);
+        }
+    }
+    let rows = x.rows.max(1) as f64;
+    mse.iter_mut().for_each(|m| *m /= rows);
+    let floor =
+        (mse.iter().sum::<f64>() / mse.len().max(1) as f64 * FITTED_VARIANCE_FLOOR).max(1e-12);
+    mse.iter().map(|&m| m.max(floor).ln() as f32).collect()
 }
 
 /// [`neg_elbo`], with the Student-t terms of the robust score when `robust`.
@@ -289,8 +321,8 @@ fn contributions<B: Backend>(
 
 /// The columns that drive each row's score: the reconstruction terms per input feature (the
 /// Student-t terms for the robust score; one-hot blocks summed back to their column; the
-/// constant of Gaussian or Student-t terms left out, so a perfect reconstruction contributes
-/// 0), largest first, `k` per row.
+/// constant of Gaussian or Student-t terms, with learned or fitted variances their log-scale
+/// too, left out, so a perfect reconstruction contributes 0), largest first, `k` per row.
 pub fn explain<B: Backend>(
     model: &Vae<B>,
     vae: &VaeConfig,
@@ -307,6 +339,17 @@ pub fn explain<B: Backend>(
         crate::model::Likelihood::Bernoulli => 0.0,
         _ => crate::model::loss::HALF_LN_2PI,
     };
+    // with learned or fitted variances each input's terms also hold s/2
+    let half_logvar: Vec<f64> = match model.score_logvar(vae) {
+        Some(s) => s
+            .into_data()
+            .to_vec::<f32>()
+            .expect("f32 tensor")
+            .into_iter()
+            .map(|v| f64::from(v) / 2.0)
+            .collect(),
+        None => vec![0.0; c.cols],
+    };
     (0..c.rows)
         .map(|i| {
             let row = c.row(i);
@@ -314,7 +357,11 @@ pub fn explain<B: Backend>(
             let mut at = 0;
             for (f, feat) in schema.features.iter().enumerate() {
                 let w = feat.width();
-                let v: f64 = row[at..at + w].iter().map(|&t| f64::from(t) - offset).sum();
+                let v: f64 = row[at..at + w]
+                    .iter()
+                    .zip(&half_logvar[at..at + w])
+                    .map(|(&t, &h)| f64::from(t) - offset - h)
+                    .sum();
                 per.push((f, v));
                 at += w;
             }
@@ -446,7 +493,7 @@ pub fn log_weights<B: Backend>(
             let log_px = recon_nll(
                 xb.clone(),
                 model.decode(z.clone()),
-                model.out_logvar(vae.likelihood),
+                model.score_logvar(vae),
                 vae.likelihood,
             )
             .neg();
@@ -663,5 +710,85 @@ mod tests {
         let elbo = score(&model, &vae, &x, ScoreKind::Elbo, 4, 1, &dev);
         let robust = score(&model, &vae, &x, ScoreKind::Robust, 4, 1, &dev);
         assert!(robust[1] > robust[0] && elbo[1] - elbo[0] > robust[1] - robust[0]);
+    }
+
+    #[test]
+    fn fitted_variances_are_the_mean_squared_errors_floored() {
+        // columns 0-2 far from anything the untrained decoder outputs, column 3 at 0: its
+        // mean squared error is under a tenth of the mean, so the floor holds it
+        let rows = 6;
+        let x = Matrix::new(
+            rows,
+            4,
+            (0..rows * 4)
+                .map(|i| if i % 4 == 3 { 0.0 } else { 40.0 + i as f32 })
+                .collect(),
+        );
+        let vae = VaeConfig::new(4, vec![8], 2);
+        let model = vae.init::<Cpu>(&Default::default());
+        let dev = Default::default();
+        let got = fitted_output_logvar(&model, &x, &dev);
+        let xt = batch_tensor::<Cpu>(&x, 0, rows, &dev);
+        let (mu, _) = model.encode(xt.clone());
+        let out: Vec<f32> = model.decode(mu).into_data().to_vec().unwrap();
+        let mse: Vec<f64> = (0..4)
+            .map(|j| {
+                (0..rows)
+                    .map(|i| (f64::from(x.data[i * 4 + j]) - f64::from(out[i * 4 + j])).powi(2))
+                    .sum::<f64>()
+                    / rows as f64
+            })
+            .collect();
+        let floor = mse.iter().sum::<f64>() / 4.0 * FITTED_VARIANCE_FLOOR;
+        assert!(
+            mse[3] < floor && mse[..3].iter().all(|&m| m > floor),
+            "{mse:?}"
+        );
+        for j in 0..4 {
+            let want = mse[j].max(floor).ln();
+            assert!(
+                (f64::from(got[j]) - want).abs() < 1e-4,
+                "{j}: {} vs {want}",
+                got[j]
+            );
+        }
+    }
+
+    #[test]
+    fn a_fitted_variance_scores_as_the_learned_likelihood_with_those_variances() {
+        use crate::model::Likelihood;
+        let x = Matrix::new(3, 4, (0..12).map(|v| v as f32 / 4.0 - 1.0).collect());
+        let dev = Default::default();
+        let unit = VaeConfig::new(4, vec![8], 2);
+        let mut model = unit.init::<Cpu>(&dev);
+        let before: Vec<Vec<f64>> = [ScoreKind::Elbo, ScoreKind::Robust]
+            .map(|k| score(&model, &unit, &x, k, 4, 1, &dev))
+            .into();
+        // variances fitted as 1 (log 0) leave every score as it was
+        let fitted = unit.clone().with_fitted_variance(true);
+        model.set_out_logvar(&[0.0; 4], &dev);
+        for (k, b) in [ScoreKind::Elbo, ScoreKind::Robust]
+            .into_iter()
+            .zip(&before)
+        {
+            assert_eq!(&score(&model, &fitted, &x, k, 4, 1, &dev), b);
+        }
+        // other variances: the scores of a gaussian-learned model with the same weights
+        model.set_out_logvar(&[-2.0, -0.5, 0.5, 1.5], &dev);
+        let learned = unit.clone().with_likelihood(Likelihood::GaussianLearned);
+        for k in [ScoreKind::Elbo, ScoreKind::Robust, ScoreKind::Iwae] {
+            let a = score(&model, &fitted, &x, k, 4, 1, &dev);
+            let b = score(&model, &learned, &x, k, 4, 1, &dev);
+            assert_eq!(a, b, "{k:?}");
+            if k != ScoreKind::Iwae {
+                assert_ne!(&a, &before[usize::from(k == ScoreKind::Robust)], "{k:?}");
+            }
+        }
+        // a Gaussian model that was not fitted ignores the stored values
+        assert_eq!(
+            score(&model, &unit, &x, ScoreKind::Elbo, 4, 1, &dev),
+            before[0]
+        );
+        assert!(model.score_logvar(&unit).is_none());
     }
 }

@@ -187,6 +187,7 @@ fn common(
     t.latent = get(d, "latent")?;
     t.arch = parsed(d, "arch")?;
     t.likelihood = parsed(d, "likelihood")?;
+    t.output_variance = parsed(d, "output_variance")?;
     if let Some(v) = parsed(d, "variant")? {
         t.variant = v;
     }

@@ -134,7 +134,9 @@ class AnomalyDetector(_Params):
     """A VAE anomaly detector with the defaults of `vaetool anomalies`: trained on the rows it
     will score (a trimmed, short training that learns the bulk of the rows), each row's score
     its negative ELBO — by default the robust one, with Student-t terms in place of the
-    Gaussian's squared errors (`score="elbo"` for the plain ELBO; also "iwae", "recon").
+    Gaussian's squared errors (`score="elbo"` for the plain ELBO; also "iwae", "recon"). On
+    images (a 3-D array) the scores use output variances fitted on the training images
+    (`output_variance="unit"` for the training likelihood's).
 
     Parameters take scikit-learn's names where one exists (contamination, random_state) and
     the command line's flag names otherwise; None means the library's default.
@@ -156,6 +158,7 @@ class AnomalyDetector(_Params):
         trim=None,
         arch=None,
         likelihood=None,
+        output_variance=None,
         variant=None,
         scale=None,
         impute=None,
@@ -179,6 +182,7 @@ class AnomalyDetector(_Params):
         self.trim = trim
         self.arch = arch
         self.likelihood = likelihood
+        self.output_variance = output_variance
         self.variant = variant
         self.scale = scale
         self.impute = impute
@@ -275,6 +279,7 @@ class Clusterer(_Params):
         beta=None,
         arch=None,
         likelihood=None,
+        output_variance=None,
         variant=None,
         scale=None,
         impute=None,
@@ -297,6 +302,7 @@ class Clusterer(_Params):
         self.beta = beta
         self.arch = arch
         self.likelihood = likelihood
+        self.output_variance = output_variance
         self.variant = variant
         self.scale = scale
         self.impute = impute

@@ -19,7 +19,8 @@ pub fn kl_standard_normal<B: Backend>(mu: Tensor<B, 2>, logvar: Tensor<B, 2>) ->
 /// Per-feature reconstruction negative log-likelihood −log p(x_i|z), `[batch, input]`.
 ///
 /// - Gaussian, unit variance: ½(x − x̂)² + ½ log 2π;
-/// - Gaussian, learned log-variance s: ½[(x − x̂)² e^{−s} + s + log 2π];
+/// - Gaussian, learned (or, for the scores, fitted) log-variance s: ½[(x − x̂)² e^{−s} + s +
+///   log 2π];
 /// - Bernoulli on logits l: softplus(l) − x·l, computed stably as max(l, 0) − x·l + log(1 + e^{−|l|}).
 pub fn recon_terms<B: Backend>(
     x: Tensor<B, 2>,
@@ -28,13 +29,19 @@ pub fn recon_terms<B: Backend>(
     likelihood: Likelihood,
 ) -> Tensor<B, 2> {
     match likelihood {
-        Likelihood::Gaussian => (x - out).powi_scalar(2) * 0.5 + HALF_LN_2PI, // [batch, input]
-        Likelihood::GaussianLearned => {
-            let s = out_logvar
-                .expect("gaussian-learned needs the output log-variance")
-                .unsqueeze::<2>(); // [1, input]
-            ((x - out).powi_scalar(2) * s.clone().neg().exp() + s) * 0.5 + HALF_LN_2PI
-        }
+        Likelihood::Gaussian | Likelihood::GaussianLearned => match out_logvar {
+            Some(s) => {
+                let s = s.unsqueeze::<2>(); // [1, input]
+                ((x - out).powi_scalar(2) * s.clone().neg().exp() + s) * 0.5 + HALF_LN_2PI
+            }
+            None => {
+                assert!(
+                    likelihood == Likelihood::Gaussian,
+                    "gaussian-learned needs the output log-variance"
+                );
+                (x - out).powi_scalar(2) * 0.5 + HALF_LN_2PI // [batch, input]
+            }
+        },
         Likelihood::Bernoulli => {
             let softplus = relu(out.clone()) + out.clone().abs().neg().exp().log1p();
             softplus - x * out // [batch, input]

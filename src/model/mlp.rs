@@ -198,6 +198,12 @@ pub struct VaeConfig {
     /// Shape of one image (image models only; required by the conv architecture).
     #[config(default = "None")]
     pub image: Option<ImageShape>,
+    /// Gaussian likelihood only: the output log-variances (`out_logvar`) were fitted after
+    /// training to each input's mean squared reconstruction error on the training rows
+    /// ([`crate::infer::fitted_output_logvar`]), and the anomaly scores use them; `false`:
+    /// unit variances, the training likelihood's (`--output-variance`).
+    #[config(default = false)]
+    pub fitted_variance: bool,
 }
 
 /// The largest number of model inputs (2²⁴: a 4096×4096 image).
@@ -418,6 +424,25 @@ impl<B: Backend> Vae<B> {
         (likelihood == Likelihood::GaussianLearned)
             .then(|| self.out_logvar.val().clamp(OUT_LOGVAR_MIN, OUT_LOGVAR_MAX))
         // [input]
+    }
+
+    /// The output log-variances the anomaly scores use: the learned ones (clamped) of a
+    /// `gaussian-learned` model, the fitted ones of a Gaussian model with
+    /// [`VaeConfig::fitted_variance`], none (unit variances, or a Bernoulli model) otherwise.
+    pub fn score_logvar(&self, vae: &VaeConfig) -> Option<Tensor<B, 1>> {
+        match vae.likelihood {
+            Likelihood::Gaussian if vae.fitted_variance => Some(self.out_logvar.val()), // [input]
+            l => self.out_logvar(l),
+        }
+    }
+
+    /// Replaces the output log-variances (`[input]`): the fitted variances of
+    /// [`VaeConfig::fitted_variance`].
+    pub fn set_out_logvar(&mut self, logvar: &[f32], device: &B::Device) {
+        self.out_logvar = Param::from_tensor(Tensor::from_data(
+            TensorData::new(logvar.to_vec(), [logvar.len()]),
+            device,
+        ));
     }
 
     /// Replaces the mixture prior's parameters (VaDE initialization from a GMM fitted on the
