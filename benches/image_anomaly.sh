@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One-class image anomaly benchmark, the standard protocol (Ruff et al. 2018, Deep SVDD): train
 # on the images of one class, score held-out images of every class, ROC-AUC with the other
-# classes as the anomalies; one line per class, then the mean. vaetool (conv VAE, negative
-# ELBO) runs beside two references fitted on the same training images (scikit-learn, when
-# importable): IsolationForest on the pixels, and the distance to the class's mean image.
+# classes as the anomalies; one line per class, then the mean. vaetool (its defaults for
+# images: the MLP, the Gaussian likelihood, the robust score with output variances fitted on
+# the training images) runs beside two references fitted on the same training images
+# (scikit-learn, when importable): IsolationForest on the pixels, and the distance to the
+# class's mean image.
 #
 #   MNIST (datasets/mnist, 10,000 digits): the first half of every class is the training pool,
 #     the second halves of all classes are the test set (about 5,000 images).

@@ -966,3 +966,60 @@ fn image_anomalies_fit_the_output_variances_unless_told() {
         "{e}"
     );
 }
+
+/// Writes an IDX file of `idx` of the tiny digits' images (`n × 28 × 28`).
+fn write_idx_images(path: &Path, pixels: &[u8], idx: &[usize]) {
+    let mut b = vec![0, 0, 8, 3];
+    for d in [idx.len() as u32, 28, 28] {
+        b.extend(d.to_be_bytes());
+    }
+    for &i in idx {
+        b.extend(&pixels[i * 784..(i + 1) * 784]);
+    }
+    std::fs::write(path, b).unwrap();
+}
+
+#[test]
+fn one_class_image_anomalies_rank_other_digits_first() {
+    // the one-class protocol on the tiny digits: train on ten images of one digit, score the
+    // other 190 (the other digits are the anomalies) with the defaults for images (Gaussian
+    // likelihood, robust score, fitted output variances); measured 0.9983 for the 1s and a
+    // mean of 0.8793 for 0, 4 and 9 (0.8450 with unit variances)
+    let (n, pixels) = tiny_pixels();
+    let mut raw = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(tiny_idx().1).unwrap())
+        .read_to_end(&mut raw)
+        .unwrap();
+    let labels = &raw[8..];
+    let d = tmp();
+    let mut aucs = Vec::new();
+    for digit in [1u8, 0, 4, 9] {
+        let train: Vec<usize> = (0..n).filter(|&i| labels[i] == digit).take(10).collect();
+        let test: Vec<usize> = (0..n).filter(|i| !train.contains(i)).collect();
+        let tr = d.path().join(format!("train{digit}-images-idx3-ubyte"));
+        let te = d.path().join(format!("test{digit}-images-idx3-ubyte"));
+        let lab = d.path().join(format!("test{digit}-labels-idx1-ubyte"));
+        write_idx_images(&tr, &pixels, &train);
+        write_idx_images(&te, &pixels, &test);
+        let mut l = vec![0, 0, 8, 1];
+        l.extend((test.len() as u32).to_be_bytes());
+        l.extend(test.iter().map(|&i| u8::from(labels[i] != digit)));
+        std::fs::write(&lab, l).unwrap();
+        let (_, err) = ok(&[
+            "anomalies",
+            &s(&te),
+            "--labels",
+            &s(&lab),
+            "--train",
+            &s(&tr),
+            "--epochs",
+            "20",
+            "-o",
+            "-",
+        ]);
+        aucs.push(metric(&err, "ROC-AUC"));
+    }
+    assert!(aucs[0] >= 0.97, "{aucs:?}");
+    let mean = aucs[1..].iter().sum::<f64>() / 3.0;
+    assert!(mean >= 0.85, "{aucs:?}");
+}
