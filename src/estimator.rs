@@ -1776,6 +1776,28 @@ impl Clusterer {
         reference: Reference<'_>,
         watch: &mut dyn Watch,
     ) -> Result<(FittedClusterer, Prepared)> {
+        let pixels = match input {
+            crate::data::input::Input::Table(t) if o.image_shape.is_none() => {
+                crate::data::pixel_table_shape(t, &self.data)
+            }
+            _ => None,
+        };
+        let o = &match pixels {
+            Some(shape) => {
+                watch.note(&format!(
+                    "{}: its {} columns look like the pixels of {shape} images (whole numbers on \
+                     one range): clustered as images, as with --image-shape {shape} (--scale \
+                     standard clusters it as a table)",
+                    input.source_name(),
+                    shape.len()
+                ));
+                crate::data::input::InputOptions {
+                    image_shape: Some(shape),
+                    ..o.clone()
+                }
+            }
+            None => o.clone(),
+        };
         let method = self
             .method
             .unwrap_or(default_method(InputKind::of(input, o)));

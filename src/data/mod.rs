@@ -10,7 +10,7 @@ pub mod schema;
 
 pub use csv_read::{read_table, Column, ReadOptions, Table, TableReader};
 pub use image::{ImageSet, ImageShape};
-pub use schema::{DataOptions, Impute, Prepared, Scale, Schema};
+pub use schema::{pixel_table_shape, DataOptions, Impute, Prepared, Scale, Schema};
 
 /// The longest value (in characters) that messages echo whole.
 pub const MESSAGE_VALUE_CHARS: usize = 80;

@@ -422,7 +422,8 @@ impl Schema {
     }
 
     /// Learns the schema of a CSV of pixels (`--image-shape`): every feature column is one
-    /// pixel, channel-major; values in [0, 1] are kept, values up to 255 are divided by 255.
+    /// pixel, channel-major; values in [0, 1] are kept, values up to 255 are divided by
+    /// [`pixel_divisor`] (255, or the pixels' common maximum, such as 16 for the 8×8 digits).
     /// Returns the schema and the training images.
     pub fn fit_pixels(
         table: &Table,
@@ -460,13 +461,15 @@ impl Schema {
                 p.x.data[i]
             )));
         }
-        if p.x.data.iter().any(|&v| v > 1.0) {
+        let divisor = pixel_divisor(&p.x);
+        if divisor > 1.0 {
             for f in &mut schema.features {
                 if let Feature::Numeric { scale, .. } = f {
-                    *scale = 255.0;
+                    *scale = divisor;
                 }
             }
-            p.x.data.iter_mut().for_each(|v| *v /= 255.0);
+            let divisor = divisor as f32;
+            p.x.data.iter_mut().for_each(|v| *v /= divisor);
         }
         schema.image = Some(shape);
         Ok((schema, p))
@@ -717,6 +720,67 @@ pub fn shares_one_unit<'a>(columns: impl Iterator<Item = &'a [f64]>) -> bool {
     top > 0.0 && maxima.iter().flatten().filter(|&&m| m == top).count() * 4 >= maxima.len()
 }
 
+/// What a CSV of pixels (`rows × pixels`, values in 0..255) is divided by: 1 when every value
+/// is in [0, 1]; the largest value when the pixels share one range ([`shares_one_unit`]: whole
+/// numbers, at least a quarter of the pixels reaching that maximum — 16 for the 8×8 digits,
+/// whose 0..16 divided by 255 would leave every pixel nearly black); 255 otherwise.
+pub fn pixel_divisor(x: &Matrix) -> f64 {
+    let top = x.data.iter().fold(0f32, |a, &b| a.max(b));
+    if top <= 1.0 {
+        return 1.0;
+    }
+    let columns = pixel_columns(x);
+    if shares_one_unit(columns.iter().map(Vec::as_slice)) {
+        f64::from(top)
+    } else {
+        255.0
+    }
+}
+
+/// The columns of a row-major matrix, as `f64`.
+fn pixel_columns(x: &Matrix) -> Vec<Vec<f64>> {
+    let mut columns = vec![Vec::with_capacity(x.rows); x.cols];
+    for row in x.data.chunks(x.cols.max(1)) {
+        for (c, &v) in columns.iter_mut().zip(row) {
+            c.push(f64::from(v));
+        }
+    }
+    columns
+}
+
+/// The image shape of a table that looks like grayscale pixels: its feature columns (all
+/// numeric) number a square of side 8 or more, and they share one range of whole numbers
+/// above 1 ([`shares_one_unit`]), such as the 8×8 digits (0..16) or MNIST as a table of 784
+/// columns (0..255). `None` for anything else, and whenever `data` chooses a scaling, one-hot
+/// columns or imputation (a table by the user's choice).
+pub fn pixel_table_shape(table: &Table, data: &DataOptions) -> Option<ImageShape> {
+    if data.scale != Scale::Auto || !data.categorical.is_empty() || data.impute.is_some() {
+        return None;
+    }
+    let opts = DataOptions {
+        scale: Scale::None,
+        ..data.clone()
+    };
+    let (schema, _) = Schema::fit(table, &opts).ok()?;
+    let d = schema.features.len();
+    let side = (d as f64).sqrt().round() as usize;
+    if side < 8 || side * side != d {
+        return None;
+    }
+    if !schema
+        .features
+        .iter()
+        .all(|f| matches!(f, Feature::Numeric { .. }))
+    {
+        return None;
+    }
+    let x = schema.transform(table).ok()?.x;
+    let top = x.data.iter().fold(0f32, |a, &b| a.max(b));
+    let columns = pixel_columns(&x);
+    (top > 1.0 && top <= 255.0 && shares_one_unit(columns.iter().map(Vec::as_slice)))
+        .then(|| ImageShape::new(1, side, side))
+}
+
 fn scale_stats(values: &mut [f64], scale: Scale) -> (f64, f64) {
     match scale {
         Scale::Standard | Scale::Auto | Scale::Shared => mean_std(values),
@@ -759,6 +823,109 @@ mod tests {
             columns,
             lines: (2..2 + rows.len() as u64).collect(),
         }
+    }
+
+    /// A table of `cols` columns `p0…` and 4 rows, cell (r, c) = `cell(r, c)`.
+    fn grid(cols: usize, cell: impl Fn(usize, usize) -> String) -> Table {
+        let headers: Vec<String> = (0..cols).map(|c| format!("p{c}")).collect();
+        let rows: Vec<Vec<String>> = (0..4)
+            .map(|r| (0..cols).map(|c| cell(r, c)).collect())
+            .collect();
+        let h: Vec<&str> = headers.iter().map(String::as_str).collect();
+        let r: Vec<Vec<&str>> = rows
+            .iter()
+            .map(|r| r.iter().map(String::as_str).collect())
+            .collect();
+        let r: Vec<&[&str]> = r.iter().map(Vec::as_slice).collect();
+        table(&h, &r)
+    }
+
+    #[test]
+    fn tables_of_pixels_are_recognized() {
+        // 8×8 whole numbers on 0..16, every column reaching 16 in some row: 8x8 images
+        let digits =
+            |r: usize, c: usize| (if r == c % 4 { 16 } else { (r * 5 + c) % 16 }).to_string();
+        let auto = DataOptions::default();
+        assert_eq!(
+            pixel_table_shape(&grid(64, digits), &auto),
+            Some(ImageShape::new(1, 8, 8))
+        );
+        assert_eq!(
+            pixel_table_shape(&grid(100, |r, c| ((r + c) % 4 * 85).to_string()), &auto),
+            Some(ImageShape::new(1, 10, 10))
+        );
+        // not a square of side 8 or more; binary; fractions; negative; over 255
+        for (cols, cell) in [
+            (63, &digits as &dyn Fn(usize, usize) -> String),
+            (49, &digits),
+            (64, &|r: usize, c: usize| ((r + c) % 2).to_string()),
+            (64, &|r: usize, c: usize| format!("{}.5", (r + c) % 9)),
+            (64, &|r: usize, c: usize| format!("-{}", (r + c) % 9)),
+            (64, &|r: usize, c: usize| ((r + c) % 4 * 100).to_string()),
+        ] {
+            assert_eq!(pixel_table_shape(&grid(cols, cell), &auto), None, "{cols}");
+        }
+        // a table by the user's choice: a scaling, one-hot columns
+        let standard = DataOptions {
+            scale: Scale::Standard,
+            ..DataOptions::default()
+        };
+        assert_eq!(pixel_table_shape(&grid(64, digits), &standard), None);
+        let onehot = DataOptions {
+            categorical: vec!["p0".into()],
+            ..DataOptions::default()
+        };
+        assert_eq!(pixel_table_shape(&grid(64, digits), &onehot), None);
+        // an id and a label column are not pixels
+        let mut with_label = grid(65, digits);
+        with_label.headers[64] = "label".into();
+        let labelled = DataOptions {
+            label_column: Some("label".into()),
+            ..DataOptions::default()
+        };
+        assert_eq!(pixel_table_shape(&with_label, &auto), None);
+        assert_eq!(
+            pixel_table_shape(&with_label, &labelled),
+            Some(ImageShape::new(1, 8, 8))
+        );
+    }
+
+    #[test]
+    fn pixels_are_divided_by_their_range() {
+        let m = |cols: usize, f: &dyn Fn(usize, usize) -> f32| {
+            Matrix::new(
+                4,
+                cols,
+                (0..4 * cols).map(|i| f(i / cols, i % cols)).collect(),
+            )
+        };
+        // the 8×8 digits' 0..16, 8-bit pixels, values already in [0, 1]
+        let sixteen = |r: usize, c: usize| if r == c % 4 { 16 } else { (r * 5 + c) % 16 };
+        assert_eq!(pixel_divisor(&m(64, &|r, c| sixteen(r, c) as f32)), 16.0);
+        assert_eq!(
+            pixel_divisor(&m(64, &|r, c| ((r + c) % 4 * 85) as f32)),
+            255.0
+        );
+        assert_eq!(
+            pixel_divisor(&m(64, &|r, c| ((r + c) % 3) as f32 / 2.0)),
+            1.0
+        );
+        // one bright pixel in a dark image set: no common range, so 8-bit
+        assert_eq!(
+            pixel_divisor(&m(64, &|r, c| if (r, c) == (0, 0) {
+                40.0
+            } else {
+                (c % 3) as f32
+            })),
+            255.0
+        );
+        // a CSV of 0..16 pixels with --image-shape: divided by 16
+        let t = grid(64, |r, c| sixteen(r, c).to_string());
+        let (schema, p) =
+            Schema::fit_pixels(&t, &DataOptions::default(), ImageShape::new(1, 8, 8)).unwrap();
+        assert_eq!(p.x.data.iter().fold(0f32, |a, &b| a.max(b)), 1.0);
+        assert_eq!(p.x.data[1], sixteen(0, 1) as f32 / 16.0);
+        assert_eq!(schema.transform(&t).unwrap().x.data, p.x.data);
     }
 
     #[test]

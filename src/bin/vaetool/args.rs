@@ -54,7 +54,9 @@ pub struct DataArgs {
     #[arg(long, value_name = "N")]
     pub image_size: Option<usize>,
     /// The CSV's feature columns are the pixels of HxW (grayscale) or CxHxW images, channel
-    /// first, as values in 0..1 or 0..255.
+    /// first, as values in 0..1 or 0..255 (divided by 255, or by the pixels' common maximum
+    /// when at least a quarter of them reach it: 16 for the 8×8 digits). `cluster` assumes
+    /// square grayscale images for a table that looks like pixels unless --scale is given.
     #[arg(long, value_name = "SHAPE")]
     pub image_shape: Option<ImageShape>,
     /// The file has no header row (columns are named c0, c1, …).
