@@ -1750,17 +1750,12 @@ impl Clusterer {
     }
 
     /// Trains on `table` and clusters its rows: a VAE and a clustering of its latent means,
-    /// or a one-step model (VaDE, Su) whose prior holds the clusters.
+    /// or a one-step model (VaDE, Su) whose prior holds the clusters. A table that looks like
+    /// pixels is clustered as images, as by [`Clusterer::fit_input`].
     pub fn fit(&self, table: &Table) -> Result<FittedClusterer> {
-        self.check()?;
-        let method = self.method();
-        if let Some(latent) = method.latent() {
-            self.latent_clustering(latent)
-                .check(table.n_rows(), &table.source_name())?;
-        }
-        let (schema, data, _) = prepare_table(table, &self.data)?;
-        let (fitted, _) =
-            self.fit_prepared(schema, data, method, Reference::Keep, &mut Unwatched)?;
+        let input = crate::data::input::Input::Table(table.clone());
+        let o = crate::data::input::InputOptions::default();
+        let (fitted, _) = self.fit_input(&input, &o, Reference::Keep, &mut Unwatched)?;
         Ok(fitted)
     }
 

@@ -460,4 +460,28 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
         cli,
         "images: clusters, library vs CLI"
     );
+    // a table that looks like pixels (the 8×8 digits) is clustered as images by `fit` too,
+    // with the command line's clusters
+    c.data.exclude = vec!["digit".into()];
+    let fitted = c.fit(&table("digits.csv")).unwrap();
+    assert_eq!(fitted.method_name(), "N2D");
+    let digits = data("digits.csv");
+    let cli: Vec<usize> = cli_column(
+        &[
+            "cluster",
+            digits.to_str().unwrap(),
+            "--exclude",
+            "digit",
+            "--k",
+            "10",
+            "--epochs",
+            "3",
+            "-q",
+        ],
+        "cluster",
+    )
+    .into_iter()
+    .map(|v| v as usize)
+    .collect();
+    assert_eq!(fitted.training_labels(), cli, "digits: library vs CLI");
 }

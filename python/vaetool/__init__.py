@@ -262,7 +262,9 @@ class AnomalyDetector(_Params):
 class Clusterer(_Params):
     """A VAE clusterer with the defaults of `vaetool cluster`: K-means on the latent means of
     a VAE for tables; method="gmm", "n2d", "vade" or "su" for the others. n_clusters="auto"
-    chooses K by the silhouette of K-means on the latent means (kmeans, gmm, n2d)."""
+    chooses K by the silhouette of K-means on the latent means (kmeans, gmm, n2d). Images (a
+    3-D array), and a table that looks like pixels (a square number of columns, 8×8 or more,
+    of whole numbers on one range, unless `scale` is given), are clustered with N2D."""
 
     def __init__(
         self,
