@@ -56,8 +56,11 @@ pub mod defaults {
     pub const TC_GAMMA: f64 = 10.0;
     /// FactorVAE: learning rate of the discriminator.
     pub const DISC_LR: f64 = 1e-4;
-    /// Restarts of K-means/GMM (and of VaDE's initial GMM).
-    pub const N_INIT: usize = 10;
+    /// Restarts of K-means/GMM (and of VaDE's initial GMM): 30, where 10 left one of five
+    /// digits runs in a poorer optimum of the manifold's GMM (digits median ACC 0.8203 →
+    /// 0.8503; MNIST and Fashion-MNIST the same on all five seeds; 15 tables 0.7444 → 0.7448,
+    /// 3 seeds; benches/RESULTS.md).
+    pub const N_INIT: usize = 30;
     /// The range of K tried by `--k auto`.
     pub const K_RANGE: (usize, usize) = (2, 10);
     /// Posterior draws per score with a saved model that records neither its training-score

@@ -70,7 +70,7 @@ pub struct Args {
     /// cluster in one step. Default: n2d for images (IDX, folders, --image-shape, and a table
     /// that looks like pixels — a square number of columns, 8×8 or more, of whole numbers on
     /// one range — unless --scale is given: MNIST ACC 0.9458 against 0.7892 for gmm and 0.7281
-    /// for kmeans, five seeds; the 8×8 digits 0.8203 against 0.7307 as a table), kmeans for
+    /// for kmeans, five seeds; the 8×8 digits 0.8503 against 0.7307 as a table), kmeans for
     /// tables (best of the four on the 16-table benchmark), or the prior of a --model trained
     /// with vade/su (benches/RESULTS.md).
     #[arg(long)]
@@ -79,7 +79,8 @@ pub struct Args {
     /// included; umap-learn's default).
     #[arg(long, default_value_t = vaetool::manifold::DEFAULT_NEIGHBORS)]
     neighbors: usize,
-    /// Restarts of K-means/GMM (best inertia or likelihood kept), and of VaDE's initial GMM.
+    /// Restarts of K-means/GMM (best inertia or likelihood kept), and of VaDE's initial GMM
+    /// (30: with 10, one of five digits runs kept a poorer optimum; benches/RESULTS.md).
     #[arg(long, default_value_t = defaults::N_INIT)]
     n_init: usize,
     /// vade/su: autoencoder pretraining epochs (default: about 6,000 steps; the clustering
