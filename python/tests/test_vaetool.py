@@ -225,6 +225,15 @@ def test_images_are_the_command_lines():
     # the same pixels as floats in [0, 1], channel first: the same scores
     np.testing.assert_array_equal(
         det.anomaly_score((X.astype(np.float32) / np.float32(255))[:, None]), out["score"].to_numpy())
+    # unit output variances (images default to fitted ones): the command line's too
+    unit = AnomalyDetector(epochs=3, output_variance="unit").fit(X)
+    out_unit = cli("anomalies", idx, "--epochs", "3", "--output-variance", "unit")
+    np.testing.assert_array_equal(unit.anomaly_score(X), out_unit["score"].to_numpy())
+    assert not np.array_equal(unit.anomaly_score(X), out["score"].to_numpy())
+    with pytest.raises(ValueError, match=r"output_variance: unknown output variance 'some' \(expected unit or fitted\)"):
+        AnomalyDetector(output_variance="some").fit(X)
+    with pytest.raises(ValueError, match="--output-variance fitted needs the gaussian likelihood, not bernoulli"):
+        AnomalyDetector(epochs=1, likelihood="bernoulli", output_variance="fitted").fit(X)
     c = Clusterer(n_clusters=10, epochs=3)
     labels = c.fit_predict(X)
     out = cli("cluster", idx, "--k", "10", "--epochs", "3")

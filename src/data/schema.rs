@@ -243,39 +243,7 @@ impl Schema {
     /// Learns the schema from the training table. Returns the schema and warnings.
     pub fn fit(table: &Table, opts: &DataOptions) -> Result<(Schema, Vec<String>)> {
         let mut warnings = Vec::new();
-        if let Some(id) = &opts.id_column {
-            require_column(table, id, "--id-column")?;
-        }
-        if let Some(l) = &opts.label_column {
-            require_column(table, l, "--label-column")?;
-        }
-        for c in opts.exclude.iter().chain(&opts.categorical) {
-            require_column(table, c, "column")?;
-        }
-        let names: Vec<String> = match &opts.columns {
-            Some(cols) => {
-                for c in cols {
-                    require_column(table, c, "--columns")?;
-                }
-                cols.clone()
-            }
-            None => table
-                .headers
-                .iter()
-                .filter(|h| {
-                    Some(*h) != opts.id_column.as_ref()
-                        && Some(*h) != opts.label_column.as_ref()
-                        && !opts.exclude.contains(h)
-                })
-                .cloned()
-                .collect(),
-        };
-        if names.is_empty() {
-            return Err(VaeError::Usage(format!(
-                "{}: no feature columns left to train on",
-                table.source_name()
-            )));
-        }
+        let names = feature_names(table, opts)?;
         let mut features = Vec::with_capacity(names.len());
         let mut constant = Vec::new();
         // numeric columns' feature index and values, scaled once all are read
@@ -721,40 +689,44 @@ pub fn shares_one_unit<'a>(columns: impl Iterator<Item = &'a [f64]>) -> bool {
 }
 
 /// What a CSV of pixels (`rows × pixels`, values in 0..255) is divided by: 1 when every value
-/// is in [0, 1]; the largest value when the pixels share one range ([`shares_one_unit`]: whole
-/// numbers, at least a quarter of the pixels reaching that maximum — 16 for the 8×8 digits,
-/// whose 0..16 divided by 255 would leave every pixel nearly black); 255 otherwise.
+/// is in [0, 1]; their common maximum when they have one ([`common_range`]: 16 for the 8×8
+/// digits, whose 0..16 divided by 255 would leave every pixel nearly black); 255 otherwise.
 pub fn pixel_divisor(x: &Matrix) -> f64 {
-    let top = x.data.iter().fold(0f32, |a, &b| a.max(b));
-    if top <= 1.0 {
+    if x.data.iter().all(|&v| v <= 1.0) {
         return 1.0;
     }
-    let columns = pixel_columns(x);
-    if shares_one_unit(columns.iter().map(Vec::as_slice)) {
-        f64::from(top)
-    } else {
-        255.0
-    }
+    common_range(x).map_or(255.0, f64::from)
 }
 
-/// The columns of a row-major matrix, as `f64`.
-fn pixel_columns(x: &Matrix) -> Vec<Vec<f64>> {
+/// The maximum of a matrix's values when it is above 1 and the columns share one range of
+/// whole numbers up to it ([`shares_one_unit`]: a quarter of the columns reach it).
+fn common_range(x: &Matrix) -> Option<f32> {
+    let top = x.data.iter().fold(0f32, |a, &b| a.max(b));
+    if top <= 1.0 {
+        return None;
+    }
     let mut columns = vec![Vec::with_capacity(x.rows); x.cols];
     for row in x.data.chunks(x.cols.max(1)) {
         for (c, &v) in columns.iter_mut().zip(row) {
             c.push(f64::from(v));
         }
     }
-    columns
+    shares_one_unit(columns.iter().map(Vec::as_slice)).then_some(top)
 }
 
 /// The image shape of a table that looks like grayscale pixels: its feature columns (all
 /// numeric) number a square of side 8 or more, and they share one range of whole numbers
-/// above 1 ([`shares_one_unit`]), such as the 8×8 digits (0..16) or MNIST as a table of 784
-/// columns (0..255). `None` for anything else, and whenever `data` chooses a scaling, one-hot
-/// columns or imputation (a table by the user's choice).
+/// from above 1 to 255 ([`common_range`]), such as the 8×8 digits (0..16) or MNIST as a table
+/// of 784 columns (0..255). `None` for anything else (a table whose column count is no such
+/// square is never read), and whenever `data` chooses a scaling, one-hot columns or imputation
+/// (a table by the user's choice).
 pub fn pixel_table_shape(table: &Table, data: &DataOptions) -> Option<ImageShape> {
     if data.scale != Scale::Auto || !data.categorical.is_empty() || data.impute.is_some() {
+        return None;
+    }
+    let d = feature_names(table, data).ok()?.len();
+    let side = (d as f64).sqrt().round() as usize;
+    if side < 8 || side * side != d {
         return None;
     }
     let opts = DataOptions {
@@ -762,23 +734,49 @@ pub fn pixel_table_shape(table: &Table, data: &DataOptions) -> Option<ImageShape
         ..data.clone()
     };
     let (schema, _) = Schema::fit(table, &opts).ok()?;
-    let d = schema.features.len();
-    let side = (d as f64).sqrt().round() as usize;
-    if side < 8 || side * side != d {
-        return None;
-    }
-    if !schema
-        .features
-        .iter()
-        .all(|f| matches!(f, Feature::Numeric { .. }))
-    {
-        return None;
-    }
     let x = schema.transform(table).ok()?.x;
-    let top = x.data.iter().fold(0f32, |a, &b| a.max(b));
-    let columns = pixel_columns(&x);
-    (top > 1.0 && top <= 255.0 && shares_one_unit(columns.iter().map(Vec::as_slice)))
-        .then(|| ImageShape::new(1, side, side))
+    common_range(&x)
+        .filter(|&top| top <= 255.0)
+        .map(|_| ImageShape::new(1, side, side))
+}
+
+/// The feature columns `opts` chooses in `table`: `--columns`, or every column but the id,
+/// the label and the excluded ones; each named column must exist.
+fn feature_names(table: &Table, opts: &DataOptions) -> Result<Vec<String>> {
+    if let Some(id) = &opts.id_column {
+        require_column(table, id, "--id-column")?;
+    }
+    if let Some(l) = &opts.label_column {
+        require_column(table, l, "--label-column")?;
+    }
+    for c in opts.exclude.iter().chain(&opts.categorical) {
+        require_column(table, c, "column")?;
+    }
+    let names: Vec<String> = match &opts.columns {
+        Some(cols) => {
+            for c in cols {
+                require_column(table, c, "--columns")?;
+            }
+            cols.clone()
+        }
+        None => table
+            .headers
+            .iter()
+            .filter(|h| {
+                Some(*h) != opts.id_column.as_ref()
+                    && Some(*h) != opts.label_column.as_ref()
+                    && !opts.exclude.contains(h)
+            })
+            .cloned()
+            .collect(),
+    };
+    if names.is_empty() {
+        return Err(VaeError::Usage(format!(
+            "{}: no feature columns left to train on",
+            table.source_name()
+        )));
+    }
+    Ok(names)
 }
 
 fn scale_stats(values: &mut [f64], scale: Scale) -> (f64, f64) {
