@@ -1,6 +1,7 @@
 //! Two-step clustering on latent means (ALGORITHMS.md §3): K-means (k-means++ init, several
 //! restarts, lowest inertia kept) or a full-covariance Gaussian mixture, both from linfa, or
-//! N2D: the same Gaussian mixture on a UMAP manifold of the latent means ([`crate::manifold`]).
+//! N2D: the same Gaussian mixture on a UMAP manifold of the latent means ([`crate::manifold`]);
+//! or that mixture on the model's scaled inputs themselves (`gmm-inputs`, for narrow tables).
 //! The fitted clustering is serialized into the model directory so that new rows are assigned
 //! to the same clusters later. `--k auto` selects K by the silhouette of K-means.
 
@@ -30,6 +31,29 @@ pub enum ClusterMethod {
     Gmm,
     /// N2D: a Gaussian mixture on a K-dimensional UMAP manifold of the latent means.
     N2d,
+    /// A Gaussian mixture (full covariances) on the model's scaled inputs, not on the latent
+    /// means: the default for narrow tables, whose covariances a VAE's latents lose.
+    #[serde(rename = "gmm-inputs")]
+    GmmInputs,
+}
+
+impl ClusterMethod {
+    /// What the method clusters: the latent means, or (GMM on the inputs) the model's inputs.
+    pub fn space(self) -> Space {
+        match self {
+            ClusterMethod::GmmInputs => Space::Inputs,
+            _ => Space::Latent,
+        }
+    }
+}
+
+/// The rows a clustering is fitted on and assigns: a VAE's latent means, or its scaled inputs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Space {
+    /// The latent means.
+    Latent,
+    /// The model's inputs, as the schema prepared them.
+    Inputs,
 }
 
 impl FromStr for ClusterMethod {
@@ -39,8 +63,9 @@ impl FromStr for ClusterMethod {
             "kmeans" => Ok(Self::Kmeans),
             "gmm" => Ok(Self::Gmm),
             "n2d" => Ok(Self::N2d),
+            "gmm-inputs" => Ok(Self::GmmInputs),
             _ => Err(format!(
-                "unknown clustering method '{s}' (expected kmeans, gmm or n2d)"
+                "unknown clustering method '{s}' (expected kmeans, gmm, n2d or gmm-inputs)"
             )),
         }
     }
@@ -104,6 +129,12 @@ pub enum Fitted {
         /// The manifold (training latents and their positions).
         umap: Box<Umap>,
         /// The linfa model, fitted on the manifold positions.
+        model: Box<GaussianMixtureModel<f64>>,
+    },
+    /// Gaussian mixture on the model's scaled inputs.
+    #[serde(rename = "gmm-inputs")]
+    GmmInputs {
+        /// The linfa model.
         model: Box<GaussianMixtureModel<f64>>,
     },
 }
@@ -195,7 +226,8 @@ fn fit_n2d(latents: &Matrix, params: &ClusterParams, max_fit_rows: usize) -> Res
 }
 
 impl Fitted {
-    /// Fits the clustering on latent means (N2D: on at most [`N2D_MAX_FIT_ROWS`] of them).
+    /// Fits the clustering on the rows of its [`Space`]: latent means (N2D: at most
+    /// [`N2D_MAX_FIT_ROWS`] of them), or the scaled inputs for [`ClusterMethod::GmmInputs`].
     pub fn fit(latents: &Matrix, params: &ClusterParams) -> Result<Fitted> {
         params.check(latents.rows)?;
         match params.method {
@@ -219,6 +251,14 @@ impl Fitted {
                 )?),
             }),
             ClusterMethod::N2d => fit_n2d(latents, params, N2D_MAX_FIT_ROWS),
+            ClusterMethod::GmmInputs => Ok(Fitted::GmmInputs {
+                model: Box::new(fit_gmm(
+                    &to_array(latents),
+                    params.k,
+                    params.n_init,
+                    params.seed,
+                )?),
+            }),
         }
     }
 
@@ -226,7 +266,9 @@ impl Fitted {
     pub fn k(&self) -> usize {
         match self {
             Fitted::Kmeans { model } => model.centroids().nrows(),
-            Fitted::Gmm { model } | Fitted::N2d { model, .. } => model.weights().len(),
+            Fitted::Gmm { model } | Fitted::N2d { model, .. } | Fitted::GmmInputs { model } => {
+                model.weights().len()
+            }
         }
     }
 
@@ -236,13 +278,20 @@ impl Fitted {
             Fitted::Kmeans { .. } => ClusterMethod::Kmeans,
             Fitted::Gmm { .. } => ClusterMethod::Gmm,
             Fitted::N2d { .. } => ClusterMethod::N2d,
+            Fitted::GmmInputs { .. } => ClusterMethod::GmmInputs,
         }
     }
 
-    /// Assigns rows (latent means) to clusters.
+    /// What the clustering was fitted on, and so what [`Fitted::predict`] takes.
+    pub fn space(&self) -> Space {
+        self.method().space()
+    }
+
+    /// Assigns rows of the clustering's [`Space`] (latent means, or the scaled inputs) to
+    /// clusters.
     ///
     /// # Errors
-    /// When the rows' width differs from the latents the clustering was fitted on.
+    /// When the rows' width differs from the rows the clustering was fitted on.
     pub fn predict(&self, latents: &Matrix) -> Result<Assignment> {
         let data = match self {
             Fitted::N2d { umap, .. } => to_array(&umap.transform(latents)?),
@@ -253,7 +302,7 @@ impl Fitted {
                 labels: model.predict(&data).to_vec(),
                 probabilities: None,
             },
-            Fitted::Gmm { model } | Fitted::N2d { model, .. } => {
+            Fitted::Gmm { model } | Fitted::N2d { model, .. } | Fitted::GmmInputs { model } => {
                 let p = model.predict_proba(&data);
                 let probs =
                     Matrix::new(p.nrows(), p.ncols(), p.iter().map(|&v| v as f32).collect());

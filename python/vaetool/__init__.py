@@ -261,10 +261,12 @@ class AnomalyDetector(_Params):
 
 class Clusterer(_Params):
     """A VAE clusterer with the defaults of `vaetool cluster`: K-means on the latent means of
-    a VAE for tables; method="gmm", "n2d", "vade" or "su" for the others. n_clusters="auto"
-    chooses K by the silhouette of K-means on the latent means (kmeans, gmm, n2d). Images (a
-    3-D array), and a table that looks like pixels (a square number of columns, 8×8 or more,
-    of whole numbers on one range, unless `scale` is given), are clustered with N2D."""
+    a VAE for tables, and for narrow tables (at most 6 numeric columns) a full-covariance GMM
+    on the scaled columns ("gmm-inputs"); method="kmeans", "gmm", "n2d", "gmm-inputs", "vade"
+    or "su" to choose. n_clusters="auto" chooses K by the silhouette of K-means on the latent
+    means. Images (a 3-D array), and a table that looks like pixels (a square number of
+    columns, 8×8 or more, of whole numbers on one range, unless `scale` is given), are
+    clustered with N2D."""
 
     def __init__(
         self,
@@ -355,7 +357,9 @@ class Clusterer(_Params):
         else:
             p = f.predict_proba(*_columns(X, "X"))
         if p is None:
-            raise ValueError("K-means assigns hard clusters: use method='gmm', 'n2d', 'vade' or 'su'")
+            raise ValueError(
+                "K-means assigns hard clusters: use method='gmm', 'n2d', 'gmm-inputs', 'vade' or 'su'"
+            )
         return np.asarray(p, dtype="float64")
 
     def save(self, path):
