@@ -173,7 +173,7 @@ fn fit_gmm(
         let s = seed ^ r.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         // linfa's EM errors out instead of warning when it does not converge or a covariance
         // degenerates: retry with a stronger covariance regularisation before giving up.
-        for reg in [1e-6, 1e-4, 1e-2] {
+        for reg in [1e-6, 1e-4, 1e-2, 1e-1, 1.0] {
             let res = GaussianMixtureModel::params_with_rng(k, Xoshiro256Plus::seed_from_u64(s))
                 .n_runs(1)
                 .max_n_iterations(500)
@@ -193,8 +193,11 @@ fn fit_gmm(
     }
     best.map(|(_, m)| m).ok_or_else(|| {
         VaeError::Clustering(format!(
-            "the Gaussian mixture with K={k} could not be fitted: {}",
-            last.map(|e| e.to_string()).unwrap_or_default()
+            "the Gaussian mixture with K={k} could not be fitted ({}) from any of {} starts, with \
+             covariance regularisations up to 1: linfa's EM loses rows far from every component \
+             (heavy-tailed columns) to underflow; --method kmeans clusters such data",
+            last.map(|e| e.to_string()).unwrap_or_default(),
+            n_init.max(1)
         ))
     })
 }
@@ -303,9 +306,7 @@ impl Fitted {
                 probabilities: None,
             },
             Fitted::Gmm { model } | Fitted::N2d { model, .. } | Fitted::GmmInputs { model } => {
-                let p = model.predict_proba(&data);
-                let probs =
-                    Matrix::new(p.nrows(), p.ncols(), p.iter().map(|&v| v as f32).collect());
+                let probs = gmm_probabilities(model, data.view());
                 Assignment {
                     labels: (0..probs.rows)
                         .map(|i| crate::data::argmax(probs.row(i)))
@@ -408,6 +409,18 @@ pub fn mixture_from_labels(
 
 /// Log-likelihood of `data` under a full-covariance Gaussian mixture.
 pub fn gmm_log_likelihood(model: &GaussianMixtureModel<f64>, data: ArrayView2<f64>) -> f64 {
+    gmm_weighted_log_densities(model, data)
+        .iter()
+        .map(|lp| log_sum_exp(lp))
+        .sum()
+}
+
+/// log(π_k) + log N(x | μ_k, Σ_k) for every row x and component k (rows × K), in f64 from the
+/// precision matrices, so that a row far from every component keeps finite values.
+fn gmm_weighted_log_densities(
+    model: &GaussianMixtureModel<f64>,
+    data: ArrayView2<f64>,
+) -> Vec<Vec<f64>> {
     let (k, d) = (model.weights().len(), data.ncols());
     let prec = model.precisions();
     let mut comps = Vec::with_capacity(k);
@@ -422,24 +435,52 @@ pub fn gmm_log_likelihood(model: &GaussianMixtureModel<f64>, data: ArrayView2<f6
     let ln2pi = (2.0 * std::f64::consts::PI).ln();
     let means = model.means();
     let weights = model.weights();
-    let mut total = 0.0;
-    let mut lp = vec![0.0; k];
-    for row in data.rows() {
-        for c in 0..k {
-            let (p, hl) = &comps[c];
-            let diff: Vec<f64> = (0..d).map(|j| row[j] - means[[c, j]]).collect();
-            let mut q = 0.0;
-            for i in 0..d {
-                for j in 0..d {
-                    q += diff[i] * p[i * d + j] * diff[j];
-                }
-            }
-            lp[c] = weights[c].ln() + hl - 0.5 * q - 0.5 * d as f64 * ln2pi;
-        }
-        let m = lp.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        total += m + lp.iter().map(|v| (v - m).exp()).sum::<f64>().ln();
+    let mut diff = vec![0.0; d];
+    data.rows()
+        .into_iter()
+        .map(|row| {
+            (0..k)
+                .map(|c| {
+                    let (p, hl) = &comps[c];
+                    for j in 0..d {
+                        diff[j] = row[j] - means[[c, j]];
+                    }
+                    let mut q = 0.0;
+                    for i in 0..d {
+                        for j in 0..d {
+                            q += diff[i] * p[i * d + j] * diff[j];
+                        }
+                    }
+                    weights[c].ln() + hl - 0.5 * q - 0.5 * d as f64 * ln2pi
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// log Σ exp(v), shifted by the largest term so that nothing underflows.
+fn log_sum_exp(v: &[f64]) -> f64 {
+    let m = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    if m == f64::NEG_INFINITY {
+        return m;
     }
-    total
+    m + v.iter().map(|x| (x - m).exp()).sum::<f64>().ln()
+}
+
+/// The posterior probabilities of a GMM's components for each row (rows × K). linfa's own
+/// `predict_proba` exponentiates the log densities before normalising them, so a row far from
+/// every component (a new row well outside the training data) gets 0/0: NaN probabilities.
+/// Here they are normalised in the log domain: such a row goes to the component whose weighted
+/// density is highest, with probabilities that sum to 1.
+pub fn gmm_probabilities(model: &GaussianMixtureModel<f64>, data: ArrayView2<f64>) -> Matrix {
+    let lps = gmm_weighted_log_densities(model, data);
+    let k = model.weights().len();
+    let mut out = Vec::with_capacity(lps.len() * k);
+    for lp in &lps {
+        let norm = log_sum_exp(lp);
+        out.extend(lp.iter().map(|v| (v - norm).exp() as f32));
+    }
+    Matrix::new(lps.len(), k, out)
 }
 
 /// Lower Cholesky factor of a symmetric positive-definite `d×d` matrix (row-major).
@@ -633,6 +674,40 @@ mod tests {
         }
         assert!(better >= 10, "restarts improved {better} of 20 seeds");
         assert!(best_ten > best_one + 10.0, "{best_ten} vs {best_one}");
+    }
+
+    #[test]
+    fn gmm_probabilities_stay_finite_far_from_every_component() {
+        let x = blobs();
+        let p = ClusterParams {
+            k: 3,
+            method: ClusterMethod::GmmInputs,
+            n_init: 3,
+            seed: 1,
+            neighbors: 20,
+        };
+        let f = Fitted::fit(&x, &p).unwrap();
+        let Fitted::GmmInputs { model } = &f else {
+            panic!("not a GMM on the inputs")
+        };
+        // near the data: linfa's own probabilities
+        let near = f.predict(&x).unwrap().probabilities.unwrap();
+        let linfa = model.predict_proba(&to_array(&x));
+        for (a, b) in near.data.iter().zip(linfa.iter()) {
+            assert!((f64::from(*a) - b).abs() < 1e-5, "{a} vs {b}");
+        }
+        // a row 10,000 units beyond the blob at (5, 0): linfa's densities underflow to 0/0
+        let far = Matrix::new(1, 2, vec![10_005.0, 0.0]);
+        let bad = model.predict_proba(&to_array(&far));
+        assert!(bad.iter().any(|v| !v.is_finite()), "{bad:?}");
+        let a = f.predict(&far).unwrap();
+        let probs = a.probabilities.unwrap();
+        assert!(probs.data.iter().all(|v| v.is_finite()), "{:?}", probs.data);
+        assert!((probs.data.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        // the component of the nearest blob (the one holding rows 20..40) takes it
+        let blob = f.predict(&x).unwrap().labels[30];
+        assert_eq!(a.labels, vec![blob]);
+        assert_eq!(probs.data[blob], 1.0);
     }
 
     #[test]
