@@ -207,19 +207,26 @@ fn fit_gmm(
 /// are (see [`Umap::transform`]).
 pub const N2D_MAX_FIT_ROWS: usize = 50_000;
 
+/// Rows above which a GMM on the inputs is fitted on a seeded random subset of this many rows
+/// (its EM costs rows × K × columns² a step, for each restart); every row is then assigned.
+pub const GMM_INPUTS_MAX_FIT_ROWS: usize = 20_000;
+
+/// At most `max` rows of `x`: all of them, or a random subset drawn with `seed` (in row order).
+fn seeded_subset(x: &Matrix, max: usize, seed: u64) -> std::borrow::Cow<'_, Matrix> {
+    if x.rows <= max {
+        return std::borrow::Cow::Borrowed(x);
+    }
+    let mut idx: Vec<usize> = (0..x.rows).collect();
+    let mut rng = Xoshiro256Plus::seed_from_u64(seed);
+    rand::seq::SliceRandom::partial_shuffle(&mut idx[..], &mut rng, max);
+    idx.truncate(max);
+    idx.sort_unstable();
+    std::borrow::Cow::Owned(Matrix::new(max, x.cols, x.gather_rows(&idx)))
+}
+
 fn fit_n2d(latents: &Matrix, params: &ClusterParams, max_fit_rows: usize) -> Result<Fitted> {
     let up = UmapParams::new(params.k, params.seed).with_neighbors(params.neighbors);
-    let umap = if latents.rows > max_fit_rows {
-        let mut idx: Vec<usize> = (0..latents.rows).collect();
-        let mut rng = Xoshiro256Plus::seed_from_u64(params.seed);
-        rand::seq::SliceRandom::partial_shuffle(&mut idx[..], &mut rng, max_fit_rows);
-        idx.truncate(max_fit_rows);
-        idx.sort_unstable();
-        let subset = Matrix::new(max_fit_rows, latents.cols, latents.gather_rows(&idx));
-        Umap::fit(&subset, &up)?
-    } else {
-        Umap::fit(latents, &up)?
-    };
+    let umap = Umap::fit(&seeded_subset(latents, max_fit_rows, params.seed), &up)?;
     let emb = to_array(&umap.embedding());
     let model = fit_gmm(&emb, params.k, params.n_init, params.seed)?;
     Ok(Fitted::N2d {
@@ -230,7 +237,8 @@ fn fit_n2d(latents: &Matrix, params: &ClusterParams, max_fit_rows: usize) -> Res
 
 impl Fitted {
     /// Fits the clustering on the rows of its [`Space`]: latent means (N2D: at most
-    /// [`N2D_MAX_FIT_ROWS`] of them), or the scaled inputs for [`ClusterMethod::GmmInputs`].
+    /// [`N2D_MAX_FIT_ROWS`] of them), or the scaled inputs for [`ClusterMethod::GmmInputs`]
+    /// (at most [`GMM_INPUTS_MAX_FIT_ROWS`] of them).
     pub fn fit(latents: &Matrix, params: &ClusterParams) -> Result<Fitted> {
         params.check(latents.rows)?;
         match params.method {
@@ -256,7 +264,11 @@ impl Fitted {
             ClusterMethod::N2d => fit_n2d(latents, params, N2D_MAX_FIT_ROWS),
             ClusterMethod::GmmInputs => Ok(Fitted::GmmInputs {
                 model: Box::new(fit_gmm(
-                    &to_array(latents),
+                    &to_array(&seeded_subset(
+                        latents,
+                        GMM_INPUTS_MAX_FIT_ROWS,
+                        params.seed,
+                    )),
                     params.k,
                     params.n_init,
                     params.seed,
@@ -708,6 +720,35 @@ mod tests {
         let blob = f.predict(&x).unwrap().labels[30];
         assert_eq!(a.labels, vec![blob]);
         assert_eq!(probs.data[blob], 1.0);
+    }
+
+    #[test]
+    fn a_gmm_on_many_inputs_is_fitted_on_a_subset_and_assigns_every_row() {
+        // 21,000 rows (the three blobs, repeated with small shifts): over the cap, so the
+        // mixture sees 20,000 of them; every row is still assigned, and the blobs stay apart
+        let b = blobs();
+        let reps = 350;
+        let mut v = Vec::with_capacity(b.data.len() * reps);
+        for r in 0..reps {
+            v.extend(b.data.iter().map(|&x| x + r as f32 * 1e-4));
+        }
+        let x = Matrix::new(b.rows * reps, 2, v);
+        assert!(x.rows > GMM_INPUTS_MAX_FIT_ROWS);
+        let sub = seeded_subset(&x, GMM_INPUTS_MAX_FIT_ROWS, 3);
+        assert_eq!(sub.rows, GMM_INPUTS_MAX_FIT_ROWS);
+        assert_eq!(seeded_subset(&b, GMM_INPUTS_MAX_FIT_ROWS, 3).rows, b.rows);
+        let p = ClusterParams {
+            k: 3,
+            method: ClusterMethod::GmmInputs,
+            n_init: 2,
+            seed: 3,
+            neighbors: 20,
+        };
+        let f = Fitted::fit(&x, &p).unwrap();
+        let a = f.predict(&x).unwrap();
+        assert_eq!(a.labels.len(), x.rows);
+        let truth: Vec<usize> = (0..x.rows).map(|i| (i % 60) / 20).collect();
+        assert_eq!(crate::metrics::clustering_accuracy(&truth, &a.labels), 1.0);
     }
 
     #[test]

@@ -853,6 +853,16 @@ impl LatentClustering {
                 mu.rows
             ));
         }
+        if self.method == ClusterMethod::GmmInputs
+            && x.rows > crate::cluster::GMM_INPUTS_MAX_FIT_ROWS
+        {
+            watch.note(&format!(
+                "gmm-inputs: the mixture is fitted on a random {} of the {} rows; every row is \
+                 then assigned to it",
+                crate::cluster::GMM_INPUTS_MAX_FIT_ROWS,
+                x.rows
+            ));
+        }
         let f = self.fit(mu, x)?;
         if !f.tried.is_empty() {
             let list: Vec<String> = f
