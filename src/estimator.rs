@@ -790,6 +790,19 @@ pub fn narrow_table(schema: &Schema, inputs: usize) -> bool {
             .all(|f| matches!(f, crate::data::schema::Feature::Numeric { .. }))
 }
 
+/// The clustering a saved model without a stored one gets unless told, as [`Clusterer`]
+/// would choose for its data: N2D for a model of images, a GMM on the inputs for a
+/// [`narrow_table`], K-means on the latent means otherwise.
+pub fn model_default_method(schema: &Schema, inputs: usize) -> ClusterMethod {
+    if schema.image.is_some() {
+        ClusterMethod::N2d
+    } else if narrow_table(schema, inputs) {
+        ClusterMethod::GmmInputs
+    } else {
+        ClusterMethod::Kmeans
+    }
+}
+
 /// The training parameters of `cluster` by `method`, unless `t` says otherwise: N2D trains
 /// with β = [`defaults::N2D_BETA`].
 pub fn cluster_training(t: &TrainParams, method: Method) -> TrainParams {
@@ -894,7 +907,7 @@ impl LatentClustering {
     /// `source` (`usize::MAX` before the data is read).
     pub fn check(&self, rows: usize, source: &str) -> Result<()> {
         match self.k {
-            NClusters::Fixed(k) => self.params(k).check(usize::MAX),
+            NClusters::Fixed(k) => self.params(k).check(rows),
             NClusters::Auto(lo, hi) if lo < 2 || hi < lo => Err(VaeError::Usage(format!(
                 "--k-range {lo}..{hi}: expected 2 <= A <= B (a silhouette needs two clusters)"
             ))),
@@ -1544,12 +1557,38 @@ impl ModelClustering {
         let fitted = match m.clustering()? {
             Some(stored) if self.same_request(&stored) => stored,
             stored => {
-                // without a method, a refit (another K or neighbourhood) keeps the stored one
-                let method = self
+                // without a method, a refit (another K or neighbourhood) keeps the stored one;
+                // a model without one is clustered as `cluster DATA` would cluster its data
+                let method = match self
                     .method
                     .and_then(Method::latent)
                     .or(stored.as_ref().map(Fitted::method))
-                    .unwrap_or(ClusterMethod::Kmeans);
+                {
+                    Some(method) => method,
+                    None => {
+                        let method = model_default_method(&m.config.schema, p.x.cols);
+                        if method != ClusterMethod::Kmeans {
+                            watch.note(&format!(
+                                "{}: a model of {}: clustered by {} (--method {}), as `vaetool \
+                                 cluster` clusters such data (--method kmeans for K-means on \
+                                 the latent means)",
+                                dir.display(),
+                                if method == ClusterMethod::N2d {
+                                    "images".to_string()
+                                } else {
+                                    format!("{} numeric columns", p.x.cols)
+                                },
+                                Method::of_latent(method).display_name(),
+                                if method == ClusterMethod::N2d {
+                                    "n2d"
+                                } else {
+                                    "gmm-inputs"
+                                },
+                            ));
+                        }
+                        method
+                    }
+                };
                 let k = self.k.ok_or_else(|| {
                     VaeError::Usage(
                         "--k is required (a number of clusters, or auto) unless --model has a \

@@ -95,6 +95,40 @@ fn iris_clusters_with_acc_at_least_095() {
         acc >= 0.80,
         "iris K-means on the latents: ACC {acc}\n{err3}"
     );
+    // a model trained by `train` (no clustering stored) is clustered as `cluster DATA` does
+    let trained = s(&d.path().join("trained"));
+    ok(&[
+        "train",
+        &dataset("iris.csv"),
+        "--label-column",
+        "species",
+        "-q",
+        "-o",
+        &trained,
+    ]);
+    let (_, err4) = ok(&[
+        "cluster",
+        &dataset("iris.csv"),
+        "--model",
+        &trained,
+        "--k",
+        "3",
+        "--label-column",
+        "species",
+        "-q",
+        "-o",
+        "-",
+    ]);
+    assert!(
+        err4.contains(&format!(
+            "{trained}: a model of 4 numeric columns: clustered by GMM on the inputs (--method \
+             gmm-inputs), as `vaetool cluster` clusters such data (--method kmeans for K-means \
+             on the latent means)"
+        )),
+        "{err4}"
+    );
+    let acc = metric(&err4, "ACC");
+    assert!(acc >= 0.95, "iris, a trained model: ACC {acc}\n{err4}");
 }
 
 #[test]
@@ -417,7 +451,8 @@ fn cluster_without_model_saves_one_and_k_auto_reports_its_choice() {
         "-q",
     ]);
     assert!(err.contains("--k auto chose K="), "{err}");
-    assert!(out.starts_with("row,cluster\n"));
+    // iris is narrow: a GMM on its columns, with each row's probability
+    assert!(out.starts_with("row,cluster,probability\n"), "{out}");
     assert!(d.path().join("m/clustering.json").is_file());
     assert!(d.path().join("m/anomaly.json").is_file());
 }

@@ -101,6 +101,19 @@ fn idx_and_png_folder_load_the_same_pixels_and_labels() {
     .1;
     let acc = metric(&c1, "ACC");
     assert_eq!(acc, metric(&c2, "ACC"), "{c1}\n{c2}");
+    // a model without a stored clustering is clustered as `cluster` clusters images, then
+    // the clustering stored is reused
+    assert!(
+        c1.contains(&format!(
+            "{model}: a model of images: clustered by N2D (--method n2d), as `vaetool cluster` \
+             clusters such data (--method kmeans for K-means on the latent means)"
+        )),
+        "{c1}"
+    );
+    assert!(
+        c2.contains("(N2D)") && !c2.contains("a model of images"),
+        "{c2}"
+    );
 }
 
 #[test]
