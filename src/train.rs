@@ -617,6 +617,16 @@ mod tests {
         assert_eq!(default_epochs(1797, 128), 534);
         assert_eq!(default_epochs(1_000_000, 256), 20);
         assert_eq!(default_one_step_epochs(1797, 128), (400, 200));
+        // the image budgets of `cluster` (vaetool 9, item 5): 1,000 and 10,000 images both get
+        // about 8,000 steps — 500 epochs of 16 batches of 64, 200 of 40 batches of 256
+        assert_eq!(default_batch_size(1_000), 64);
+        assert_eq!(default_epochs(1_000, 64), 500);
+        assert_eq!(default_batch_size(10_000), 256);
+        assert_eq!(default_epochs(10_000, 256), 200);
+        for (rows, batch) in [(1_000, 64), (10_000, 256), (1797, 128)] {
+            let steps = default_epochs(rows, batch) * rows.div_ceil(batch);
+            assert!((8_000..8_000 + rows.div_ceil(batch)).contains(&steps), "{rows}: {steps}");
+        }
     }
 
     #[test]
