@@ -1,7 +1,7 @@
 //! Two-step clustering on latent means (ALGORITHMS.md §3): K-means (k-means++ init, several
 //! restarts, lowest inertia kept) or a full-covariance Gaussian mixture, both from linfa, or
 //! N2D: the same Gaussian mixture on a UMAP manifold of the latent means ([`crate::manifold`]);
-//! or that mixture on the model's scaled inputs themselves (`gmm-inputs`, for narrow tables).
+//! or that mixture on the model's scaled inputs themselves (`gmm-inputs`, for tables of a few continuous columns).
 //! The fitted clustering is serialized into the model directory so that new rows are assigned
 //! to the same clusters later. `--k auto` selects K by the silhouette of K-means.
 
@@ -32,7 +32,7 @@ pub enum ClusterMethod {
     /// N2D: a Gaussian mixture on a K-dimensional UMAP manifold of the latent means.
     N2d,
     /// A Gaussian mixture (full covariances) on the model's scaled inputs, not on the latent
-    /// means: the default for narrow tables, whose covariances a VAE's latents lose.
+    /// means: the default for tables of a few continuous columns, whose shapes a VAE's latents lose.
     #[serde(rename = "gmm-inputs")]
     GmmInputs,
 }

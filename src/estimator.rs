@@ -76,11 +76,16 @@ pub mod defaults {
     /// MNIST N2D ACC median 0.9299 at β = 1, 0.9458 at β = 0.1).
     pub const N2D_BETA: f64 = 0.1;
     /// The widest table (in numeric model inputs) that `cluster` clusters by a GMM on its
-    /// scaled inputs unless told ([`super::narrow_table`]): on the 16-table benchmark a
-    /// full-covariance GMM on the inputs beat K-means on the latent means on all three tables
-    /// of at most 6 inputs (iris, banknote, diabetes) and lost on pima, the next (8 inputs);
-    /// benches/RESULTS.md.
-    pub const NARROW_INPUTS: usize = 6;
+    /// scaled inputs unless told ([`super::gaussian_table`]): the widest of the benchmark's
+    /// tables on which that GMM beat K-means on the latent means (breast cancer, 30); the
+    /// EM's cost grows with the square of the columns (benches/RESULTS.md).
+    pub const GMM_INPUTS_MAX_COLUMNS: usize = 30;
+    /// The largest share of a column's rows that one value may hold in a table `cluster`
+    /// clusters by a GMM on its inputs ([`super::gaussian_table`]): a mixture collapses
+    /// components onto such point masses (zeros standing for missing values, binary columns).
+    /// On the benchmark the tables where the GMM won have at most 0.19, those where it lost at
+    /// least 0.49 (benches/RESULTS.md).
+    pub const GMM_INPUTS_MAX_MODE_SHARE: f64 = 0.25;
 }
 
 /// The network and its training, with the command line's defaults. `None` means "computed
@@ -692,7 +697,7 @@ pub enum Method {
     /// N2D: a GMM on a UMAP manifold of the latent means.
     N2d,
     /// A full-covariance GMM on the scaled inputs (the VAE is trained all the same, for the
-    /// saved model): the default for narrow tables ([`narrow_table`]).
+    /// saved model): the default for tables of a few continuous columns ([`gaussian_table`]).
     GmmInputs,
     /// VaDE: a VAE with a Gaussian-mixture prior (one step).
     Vade,
@@ -766,7 +771,7 @@ impl Method {
 /// The clustering method of `cluster` unless told: N2D for images (IDX, folders, a CSV of
 /// pixels: MNIST ACC 0.9458 against 0.7892 for gmm and 0.7281 for kmeans, five seeds),
 /// K-means for tables (best of the four on the 16-table benchmark; benches/RESULTS.md) —
-/// which [`Clusterer::fit_input`] turns into [`Method::GmmInputs`] for a [`narrow_table`].
+/// which [`Clusterer::fit_input`] turns into [`Method::GmmInputs`] for a [`gaussian_table`].
 pub fn default_method(kind: InputKind) -> Method {
     if kind.is_images() {
         Method::N2d
@@ -775,28 +780,54 @@ pub fn default_method(kind: InputKind) -> Method {
     }
 }
 
-/// Whether `cluster` clusters a table by a GMM on its scaled inputs unless told: a table (not
-/// images) of at most [`defaults::NARROW_INPUTS`] inputs, all numeric. With so few columns
-/// a full-covariance mixture can follow each cluster's shape, which a VAE's latent means
-/// (clustered by K-means) lose: iris 0.9667 against 0.8600, diabetes 0.8621 against 0.7103,
-/// banknote 0.9950 against 0.9600 (ACC, benches/RESULTS.md).
-pub fn narrow_table(schema: &Schema, inputs: usize) -> bool {
+/// Whether `cluster` clusters a table by a GMM on its scaled inputs `x` unless told: a table
+/// (not images) of at most [`defaults::GMM_INPUTS_MAX_COLUMNS`] inputs, all numeric, none of
+/// them with one value in more than [`defaults::GMM_INPUTS_MAX_MODE_SHARE`] of the rows (on
+/// at most 20,000 rows, evenly spaced). There a full-covariance mixture follows each
+/// cluster's shape, which a VAE's latent means lose: iris 0.9667 against 0.8600, diabetes
+/// 0.8621 against 0.7103, vowel 0.3101 against 0.2646 (ACC, benches/RESULTS.md).
+pub fn gaussian_table(schema: &Schema, x: &Matrix) -> bool {
     schema.image.is_none()
         && !schema.features.is_empty()
-        && inputs <= defaults::NARROW_INPUTS
+        && x.cols <= defaults::GMM_INPUTS_MAX_COLUMNS
         && schema
             .features
             .iter()
             .all(|f| matches!(f, crate::data::schema::Feature::Numeric { .. }))
+        && largest_mode_share(x, 20_000) <= defaults::GMM_INPUTS_MAX_MODE_SHARE
+}
+
+/// The largest share of rows that one value holds in any column of `x`, on at most `max_rows`
+/// evenly spaced rows.
+pub fn largest_mode_share(x: &Matrix, max_rows: usize) -> f64 {
+    let step = x.rows.div_ceil(max_rows.max(1)).max(1);
+    let rows: Vec<usize> = (0..x.rows).step_by(step).collect();
+    if rows.is_empty() {
+        return 0.0;
+    }
+    let mut col = Vec::with_capacity(rows.len());
+    (0..x.cols)
+        .map(|c| {
+            col.clear();
+            col.extend(rows.iter().map(|&r| x.data[r * x.cols + c].to_bits()));
+            col.sort_unstable();
+            let longest = col
+                .chunk_by(|a, b| a == b)
+                .map(<[u32]>::len)
+                .max()
+                .unwrap_or(0);
+            longest as f64 / rows.len() as f64
+        })
+        .fold(0.0, f64::max)
 }
 
 /// The clustering a saved model without a stored one gets unless told, as [`Clusterer`]
-/// would choose for its data: N2D for a model of images, a GMM on the inputs for a
-/// [`narrow_table`], K-means on the latent means otherwise.
-pub fn model_default_method(schema: &Schema, inputs: usize) -> ClusterMethod {
+/// would choose for the prepared rows `x`: N2D for a model of images, a GMM on the inputs for
+/// a [`gaussian_table`], K-means on the latent means otherwise.
+pub fn model_default_method(schema: &Schema, x: &Matrix) -> ClusterMethod {
     if schema.image.is_some() {
         ClusterMethod::N2d
-    } else if narrow_table(schema, inputs) {
+    } else if gaussian_table(schema, x) {
         ClusterMethod::GmmInputs
     } else {
         ClusterMethod::Kmeans
@@ -1566,7 +1597,7 @@ impl ModelClustering {
                 {
                     Some(method) => method,
                     None => {
-                        let method = model_default_method(&m.config.schema, p.x.cols);
+                        let method = model_default_method(&m.config.schema, &p.x);
                         if method != ClusterMethod::Kmeans {
                             watch.note(&format!(
                                 "{}: a model of {}: clustered by {} (--method {}), as `vaetool \
@@ -1766,7 +1797,7 @@ pub struct Clusterer {
     /// The number of clusters.
     pub k: NClusters,
     /// The method (default: [`default_method`] of the input: K-means for a table, a GMM on
-    /// the inputs for a [`narrow_table`], N2D for images).
+    /// the inputs for a [`gaussian_table`], N2D for images).
     pub method: Option<Method>,
     /// Restarts of K-means/GMM (and of VaDE's initial GMM).
     pub n_init: usize,
@@ -1919,13 +1950,13 @@ impl Clusterer {
         }
         let method = if self.method.is_none()
             && method == Method::Kmeans
-            && narrow_table(&schema, data.x.cols)
+            && gaussian_table(&schema, &data.x)
         {
             watch.note(&format!(
-                "{}: {} numeric columns: clustered by a full-covariance GMM on the scaled \
-                 columns (--method gmm-inputs), which follows each cluster's shape better than \
-                 K-means on a VAE's latent means on tables this narrow (--method kmeans for \
-                 those)",
+                "{}: {} numeric columns, none with one value in more than a quarter of the \
+                 rows: clustered by a full-covariance GMM on the scaled columns (--method \
+                 gmm-inputs), which follows each cluster's shape where K-means on a VAE's \
+                 latent means cannot (--method kmeans for those)",
                 input.source_name(),
                 data.x.cols
             ));
@@ -2159,47 +2190,72 @@ mod tests {
         assert_eq!("unit".parse(), Ok(OutputVariance::Unit));
     }
 
-    /// A table of `cols` columns of four rows, the columns named in `categorical` one-hot.
-    fn schema_of(cols: usize, categorical: &[&str]) -> (Schema, usize) {
+    /// A table of `rows` rows and `cols` columns of distinct values (column 0 holding one
+    /// value in `repeated` of its rows), the columns named in `categorical` one-hot, and its
+    /// prepared inputs.
+    fn table_of(
+        rows: usize,
+        cols: usize,
+        repeated: usize,
+        categorical: &[&str],
+    ) -> (Schema, Matrix) {
         let mut columns = vec![crate::data::Column::default(); cols];
-        for r in 0..4 {
+        for r in 0..rows {
             for (c, col) in columns.iter_mut().enumerate() {
-                col.push(&format!("{}", (r * (c + 2)) % 5));
+                let v = if c == 0 && r < repeated {
+                    0.0
+                } else {
+                    (r * (c + 2) % 97) as f64 + 0.5 * c as f64 + r as f64 / 1000.0
+                };
+                col.push(&format!("{v}"));
             }
         }
         let table = Table {
             source: "t.csv".into(),
             headers: (0..cols).map(|c| format!("c{c}")).collect(),
             columns,
-            lines: vec![2, 3, 4, 5],
+            lines: (2..rows as u64 + 2).collect(),
         };
         let data = DataOptions {
             categorical: categorical.iter().map(|c| c.to_string()).collect(),
             ..DataOptions::default()
         };
         let (schema, _) = Schema::fit(&table, &data).unwrap();
-        let width = schema.transform(&table).unwrap().x.cols;
-        (schema, width)
+        let x = schema.transform(&table).unwrap().x;
+        (schema, x)
     }
 
     #[test]
-    fn narrow_numeric_tables_are_clustered_on_their_inputs() {
-        assert_eq!(defaults::NARROW_INPUTS, 6);
-        for cols in 1..=6 {
-            let (schema, width) = schema_of(cols, &[]);
-            assert!(narrow_table(&schema, width), "{cols} columns");
+    fn tables_of_a_few_continuous_columns_are_clustered_on_their_inputs() {
+        assert_eq!(defaults::GMM_INPUTS_MAX_COLUMNS, 30);
+        assert_eq!(defaults::GMM_INPUTS_MAX_MODE_SHARE, 0.25);
+        for cols in [1, 4, 13, 30] {
+            let (schema, x) = table_of(40, cols, 0, &[]);
+            assert_eq!(largest_mode_share(&x, 20_000), 1.0 / 40.0);
+            assert!(gaussian_table(&schema, &x), "{cols} columns");
+            assert_eq!(model_default_method(&schema, &x), ClusterMethod::GmmInputs);
         }
-        let (schema, width) = schema_of(7, &[]);
-        assert_eq!(width, 7);
-        assert!(!narrow_table(&schema, width));
+        let (schema, x) = table_of(40, 31, 0, &[]);
+        assert!(!gaussian_table(&schema, &x), "31 columns");
+        assert_eq!(model_default_method(&schema, &x), ClusterMethod::Kmeans);
+        // one value in 10 of 40 rows is a quarter: still Gaussian; in 11, a point mass
+        let (schema, x) = table_of(40, 3, 10, &[]);
+        assert_eq!(largest_mode_share(&x, 20_000), 0.25);
+        assert!(gaussian_table(&schema, &x));
+        let (schema, x) = table_of(40, 3, 11, &[]);
+        assert_eq!(largest_mode_share(&x, 20_000), 11.0 / 40.0);
+        assert!(!gaussian_table(&schema, &x));
+        // measured on evenly spaced rows: every other row of the 40 (rows 0, 2, …, 10 of the
+        // first 11 repeated: 6 of 20)
+        assert_eq!(largest_mode_share(&x, 20), 6.0 / 20.0);
         // a categorical column: not a mixture of Gaussians on one-hot columns
-        let (schema, width) = schema_of(3, &["c1"]);
-        assert!(width <= 6, "{width}");
-        assert!(!narrow_table(&schema, width));
-        // images never
-        let (mut schema, width) = schema_of(4, &[]);
+        let (schema, x) = table_of(40, 3, 0, &["c1"]);
+        assert!(!gaussian_table(&schema, &x));
+        // images never; their model is clustered by N2D
+        let (mut schema, x) = table_of(40, 4, 0, &[]);
         schema.image = Some("1x2x2".parse().unwrap());
-        assert!(!narrow_table(&schema, width));
+        assert!(!gaussian_table(&schema, &x));
+        assert_eq!(model_default_method(&schema, &x), ClusterMethod::N2d);
         assert_eq!("gmm-inputs".parse(), Ok(Method::GmmInputs));
         assert_eq!(
             Method::GmmInputs.latent().map(ClusterMethod::space),

@@ -625,7 +625,10 @@ mod tests {
         assert_eq!(default_epochs(10_000, 256), 200);
         for (rows, batch) in [(1_000, 64), (10_000, 256), (1797, 128)] {
             let steps = default_epochs(rows, batch) * rows.div_ceil(batch);
-            assert!((8_000..8_000 + rows.div_ceil(batch)).contains(&steps), "{rows}: {steps}");
+            assert!(
+                (8_000..8_000 + rows.div_ceil(batch)).contains(&steps),
+                "{rows}: {steps}"
+            );
         }
     }
 

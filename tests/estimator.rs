@@ -166,7 +166,7 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
         "{err}"
     );
 
-    // clustering: iris is narrow (4 numeric columns), so a GMM on its scaled columns, against
+    // clustering: iris has 4 continuous columns, so a GMM on its scaled columns, against
     // `vaetool cluster … --k 3`
     let iris = data("iris.csv");
     let iris = iris.to_str().unwrap();

@@ -261,8 +261,9 @@ class AnomalyDetector(_Params):
 
 class Clusterer(_Params):
     """A VAE clusterer with the defaults of `vaetool cluster`: K-means on the latent means of
-    a VAE for tables, and for narrow tables (at most 6 numeric columns) a full-covariance GMM
-    on the scaled columns ("gmm-inputs"); method="kmeans", "gmm", "n2d", "gmm-inputs", "vade"
+    a VAE for tables, and for tables of a few continuous columns (at most 30, numeric, none
+    with one value in more than a quarter of the rows) a full-covariance GMM on the scaled
+    columns ("gmm-inputs"); method="kmeans", "gmm", "n2d", "gmm-inputs", "vade"
     or "su" to choose. n_clusters="auto" chooses K by the silhouette of K-means on the latent
     means. Images (a 3-D array), and a table that looks like pixels (a square number of
     columns, 8×8 or more, of whole numbers on one range, unless `scale` is given), are

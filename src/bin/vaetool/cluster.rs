@@ -2,7 +2,7 @@
 //!
 //! `kmeans`, `gmm` and `n2d` (a GMM on a UMAP manifold) cluster the latent means of a VAE (trained first when no `--model` is
 //! given; `--save-model DIR` keeps it); `gmm-inputs` fits a GMM on the model's scaled inputs
-//! instead (the default for narrow tables). The fitted clustering is stored in the model
+//! instead (the default for tables of a few continuous columns). The fitted clustering is stored in the model
 //! directory so that new rows get the same clusters. `vade` and `su` train a one-step
 //! clustering VAE whose prior holds the clusters; a saved one assigns new rows itself.
 
@@ -73,10 +73,10 @@ pub struct Args {
     /// that looks like pixels — a square number of columns, 8×8 or more, of whole numbers on
     /// one range — unless --scale is given: MNIST ACC 0.9458 against 0.7892 for gmm and 0.7281
     /// for kmeans, five seeds; the 8×8 digits 0.8503 against 0.7307 as a table), gmm-inputs
-    /// for tables of at most 6 numeric columns (with so few columns a mixture follows each
-    /// cluster's shape, which the latent means lose: iris ACC 0.9667 against 0.8600), kmeans
-    /// for other tables (best on the 16-table benchmark), or the prior of a --model trained
-    /// with vade/su (benches/RESULTS.md).
+    /// for tables of at most 30 numeric columns none of which has one value in more than a
+    /// quarter of the rows (a mixture follows each cluster's shape, which the latent means
+    /// lose: iris ACC 0.9667 against 0.8600), kmeans for other tables (best on the 16-table
+    /// benchmark), or the prior of a --model trained with vade/su (benches/RESULTS.md).
     #[arg(long)]
     method: Option<Method>,
     /// n2d, and vade/su with --init n2d: neighbourhood size of the manifold (the row itself
