@@ -990,6 +990,26 @@ pub fn one_step_prior(method: Method, k: NClusters) -> Result<Prior> {
     }
 }
 
+/// The clustering `first`, or — when it failed and `by_rule` (a GMM on the inputs that
+/// [`gaussian_table`] chose, not one asked for) — K-means on the latent means from `kmeans`,
+/// with a warning saying why: a default never fails where K-means would not.
+fn or_kmeans(
+    first: Result<Fitted>,
+    by_rule: bool,
+    watch: &mut dyn Watch,
+    kmeans: impl FnOnce(&mut dyn Watch) -> Result<Fitted>,
+) -> Result<Fitted> {
+    match first {
+        Err(VaeError::Clustering(e)) if by_rule => {
+            watch.warning(&format!(
+                "{e}: clustered by K-means on the latent means instead"
+            ));
+            kmeans(watch)
+        }
+        r => r,
+    }
+}
+
 /// The rows `fitted` assigns: the latent means `mu`, or the inputs `x` they came from.
 pub fn rows_of<'a>(fitted: &Fitted, mu: &'a Matrix, x: &'a Matrix) -> &'a Matrix {
     match fitted.space() {
@@ -1948,7 +1968,7 @@ impl Clusterer {
         for w in &data.warnings {
             watch.warning(w);
         }
-        let method = if self.method.is_none()
+        let (method, by_rule) = if self.method.is_none()
             && method == Method::Kmeans
             && gaussian_table(&schema, &data.x)
         {
@@ -1960,18 +1980,21 @@ impl Clusterer {
                 input.source_name(),
                 data.x.cols
             ));
-            Method::GmmInputs
+            (Method::GmmInputs, true)
         } else {
-            method
+            (method, false)
         };
-        this.fit_prepared(schema, data, method, reference, watch)
+        this.fit_prepared(schema, data, (method, by_rule), reference, watch)
     }
 
+    /// Trains and clusters with `method`; `by_rule` says the GMM on the inputs was chosen by
+    /// [`gaussian_table`] rather than asked for, so that K-means on the latent means may stand
+    /// in when that GMM cannot be fitted.
     fn fit_prepared(
         &self,
         schema: Schema,
         data: Prepared,
-        method: Method,
+        (method, by_rule): (Method, bool),
         reference: Reference<'_>,
         watch: &mut dyn Watch,
     ) -> Result<(FittedClusterer, Prepared)> {
@@ -2000,7 +2023,11 @@ impl Clusterer {
         let clustering = self.latent_clustering(latent);
         let m = train_prepared(schema, data, &t, watch)?;
         let (mu, _) = infer::embed(&m.model, &m.data.x, &Default::default());
-        let fitted = clustering.fit_watched(&mu, &m.data.x, watch)?;
+        let first = clustering.fit_watched(&mu, &m.data.x, watch);
+        let fitted = or_kmeans(first, by_rule, watch, |w| {
+            self.latent_clustering(ClusterMethod::Kmeans)
+                .fit_watched(&mu, &m.data.x, w)
+        })?;
         let training = fitted.predict(rows_of(&fitted, &mu, &m.data.x))?;
         let anomaly = reference_of(&m, &t, &reference, Some(&fitted), watch)?;
         let data = m.data.clone();
@@ -2265,6 +2292,48 @@ mod tests {
             Method::Kmeans.latent().map(ClusterMethod::space),
             Some(Space::Latent)
         );
+    }
+
+    #[test]
+    fn a_gmm_the_rule_chose_falls_back_to_k_means_when_it_cannot_be_fitted() {
+        #[derive(Default)]
+        struct Warnings(Vec<String>);
+        impl Watch for Warnings {
+            fn warning(&mut self, w: &str) {
+                self.0.push(w.to_string());
+            }
+        }
+        let x = Matrix::new(4, 1, vec![0.0, 0.1, 5.0, 5.1]);
+        let params = ClusterParams {
+            k: 2,
+            method: ClusterMethod::Kmeans,
+            n_init: 1,
+            seed: 0,
+            neighbors: 2,
+        };
+        let kmeans = |_: &mut dyn Watch| Fitted::fit(&x, &params);
+        let failed = || Err(VaeError::Clustering("the Gaussian mixture failed".into()));
+        // chosen by the rule: K-means stands in, and the user is told why
+        let mut w = Warnings::default();
+        let f = or_kmeans(failed(), true, &mut w, kmeans).unwrap();
+        assert_eq!(f.method(), ClusterMethod::Kmeans);
+        assert_eq!(
+            w.0,
+            ["the Gaussian mixture failed: clustered by K-means on the latent means instead"]
+        );
+        // asked for: the error stands
+        let mut w = Warnings::default();
+        let e = or_kmeans(failed(), false, &mut w, kmeans).unwrap_err();
+        assert_eq!(e.to_string(), "the Gaussian mixture failed");
+        assert!(w.0.is_empty());
+        // a fit that worked is kept
+        let gmm = ClusterParams {
+            method: ClusterMethod::GmmInputs,
+            ..params.clone()
+        };
+        let f = or_kmeans(Fitted::fit(&x, &gmm), true, &mut w, kmeans).unwrap();
+        assert_eq!(f.method(), ClusterMethod::GmmInputs);
+        assert!(w.0.is_empty());
     }
 
     #[test]
