@@ -1610,12 +1610,12 @@ impl ModelClustering {
             stored => {
                 // without a method, a refit (another K or neighbourhood) keeps the stored one;
                 // a model without one is clustered as `cluster DATA` would cluster its data
-                let method = match self
+                let (method, by_rule) = match self
                     .method
                     .and_then(Method::latent)
                     .or(stored.as_ref().map(Fitted::method))
                 {
-                    Some(method) => method,
+                    Some(method) => (method, false),
                     None => {
                         let method = model_default_method(&m.config.schema, &p.x);
                         if method != ClusterMethod::Kmeans {
@@ -1637,7 +1637,7 @@ impl ModelClustering {
                                 },
                             ));
                         }
-                        method
+                        (method, method == ClusterMethod::GmmInputs)
                     }
                 };
                 let k = self.k.ok_or_else(|| {
@@ -1647,14 +1647,17 @@ impl ModelClustering {
                             .into(),
                     )
                 })?;
-                let f = LatentClustering {
+                let clustering = |method| LatentClustering {
                     k,
                     method,
                     n_init: self.n_init,
                     seed: self.seed,
                     neighbors: self.neighbors,
-                }
-                .fit_watched(&mu, &p.x, watch)?;
+                };
+                let first = clustering(method).fit_watched(&mu, &p.x, watch);
+                let f = or_kmeans(first, by_rule, watch, |w| {
+                    clustering(ClusterMethod::Kmeans).fit_watched(&mu, &p.x, w)
+                })?;
                 m.save_clustering(&f)?;
                 watch.note(&format!(
                     "{} {}",
