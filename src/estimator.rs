@@ -1623,23 +1623,20 @@ impl ModelClustering {
                     Some(method) => (method, false),
                     None => {
                         let method = model_default_method(&m.config.schema, &p.x);
-                        if method != ClusterMethod::Kmeans {
+                        let what = match method {
+                            ClusterMethod::N2d => Some(("images".to_string(), "n2d")),
+                            ClusterMethod::GmmInputs => {
+                                Some((format!("{} numeric columns", p.x.cols), "gmm-inputs"))
+                            }
+                            _ => None,
+                        };
+                        if let Some((data, flag)) = what {
                             watch.note(&format!(
-                                "{}: a model of {}: clustered by {} (--method {}), as `vaetool \
-                                 cluster` clusters such data (--method kmeans for K-means on \
-                                 the latent means)",
+                                "{}: a model of {data}: clustered by {} (--method {flag}), as \
+                                 `vaetool cluster` clusters such data (--method kmeans for \
+                                 K-means on the latent means)",
                                 dir.display(),
-                                if method == ClusterMethod::N2d {
-                                    "images".to_string()
-                                } else {
-                                    format!("{} numeric columns", p.x.cols)
-                                },
                                 Method::of_latent(method).display_name(),
-                                if method == ClusterMethod::N2d {
-                                    "n2d"
-                                } else {
-                                    "gmm-inputs"
-                                },
                             ));
                         }
                         (method, method == ClusterMethod::GmmInputs)

@@ -75,6 +75,26 @@ fn iris_clusters_with_acc_at_least_095() {
     ]);
     assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
     assert!(err2.contains("(GMM on the inputs)"), "{err2}");
+    // the method named: the same clusters, without the rule's note
+    let named = s(&d.path().join("named.csv"));
+    let (_, err5) = ok(&[
+        "cluster",
+        &dataset("iris.csv"),
+        "--k",
+        "3",
+        "--label-column",
+        "species",
+        "--method",
+        "gmm-inputs",
+        "-q",
+        "-o",
+        &named,
+    ]);
+    assert_eq!(std::fs::read_to_string(&named).unwrap(), text);
+    assert!(
+        !err5.contains("clustered by a full-covariance GMM"),
+        "{err5}"
+    );
     // a method named by the user is kept
     let (_, err3) = ok(&[
         "cluster",
