@@ -1,7 +1,9 @@
 //! Two-step clustering on latent means (ALGORITHMS.md §3): K-means (k-means++ init, several
 //! restarts, lowest inertia kept) or a full-covariance Gaussian mixture, both from linfa, or
 //! N2D: the same Gaussian mixture on a UMAP manifold of the latent means ([`crate::manifold`]);
-//! or that mixture on the model's scaled inputs themselves (`gmm-inputs`, for tables of a few continuous columns).
+//! or that mixture on the model's scaled inputs themselves (`gmm-inputs`, for tables of a few continuous columns),
+//! or a latent class model on the table's columns (`lca`, for tables of categorical and
+//! few-valued columns; [`crate::latent_class`]).
 //! The fitted clustering is serialized into the model directory so that new rows are assigned
 //! to the same clusters later. `--k auto` selects K by the silhouette of K-means.
 
@@ -19,6 +21,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::data::Matrix;
 use crate::error::{Result, VaeError};
+use crate::latent_class::{LatentClassModel, Variable};
 use crate::manifold::{Umap, UmapParams};
 
 /// Which clustering runs on the latent means.
@@ -35,13 +38,17 @@ pub enum ClusterMethod {
     /// means: the default for tables of a few continuous columns, whose shapes a VAE's latents lose.
     #[serde(rename = "gmm-inputs")]
     GmmInputs,
+    /// Latent class analysis: a mixture of independent categorical distributions on the
+    /// table's columns (not on the latent means): the default for tables whose every column is
+    /// categorical or takes a few values ([`crate::latent_class`]).
+    Lca,
 }
 
 impl ClusterMethod {
     /// What the method clusters: the latent means, or (GMM on the inputs) the model's inputs.
     pub fn space(self) -> Space {
         match self {
-            ClusterMethod::GmmInputs => Space::Inputs,
+            ClusterMethod::GmmInputs | ClusterMethod::Lca => Space::Inputs,
             _ => Space::Latent,
         }
     }
@@ -64,8 +71,9 @@ impl FromStr for ClusterMethod {
             "gmm" => Ok(Self::Gmm),
             "n2d" => Ok(Self::N2d),
             "gmm-inputs" => Ok(Self::GmmInputs),
+            "lca" => Ok(Self::Lca),
             _ => Err(format!(
-                "unknown clustering method '{s}' (expected kmeans, gmm, n2d or gmm-inputs)"
+                "unknown clustering method '{s}' (expected kmeans, gmm, n2d, gmm-inputs or lca)"
             )),
         }
     }
@@ -136,6 +144,11 @@ pub enum Fitted {
     GmmInputs {
         /// The linfa model.
         model: Box<GaussianMixtureModel<f64>>,
+    },
+    /// Latent class model on the table's columns.
+    Lca {
+        /// The fitted classes.
+        model: Box<LatentClassModel>,
     },
 }
 
@@ -211,6 +224,10 @@ pub const N2D_MAX_FIT_ROWS: usize = 50_000;
 /// (its EM costs rows × K × columns² a step, for each restart); every row is then assigned.
 pub const GMM_INPUTS_MAX_FIT_ROWS: usize = 20_000;
 
+/// Rows above which a latent class model is fitted on a seeded random subset of this many
+/// rows (its EM costs rows × K × columns a step, for each restart); every row is then assigned.
+pub const LCA_MAX_FIT_ROWS: usize = 20_000;
+
 /// At most `max` rows of `x`: all of them, or a random subset drawn with `seed` (in row order).
 fn seeded_subset(x: &Matrix, max: usize, seed: u64) -> std::borrow::Cow<'_, Matrix> {
     if x.rows <= max {
@@ -262,6 +279,9 @@ impl Fitted {
                 )?),
             }),
             ClusterMethod::N2d => fit_n2d(latents, params, N2D_MAX_FIT_ROWS),
+            ClusterMethod::Lca => Err(VaeError::Usage(
+                "--method lca reads the table's columns: fit it with Fitted::fit_latent_class".into(),
+            )),
             ClusterMethod::GmmInputs => Ok(Fitted::GmmInputs {
                 model: Box::new(fit_gmm(
                     &to_array(&seeded_subset(
@@ -277,10 +297,31 @@ impl Fitted {
         }
     }
 
+    /// Fits a latent class model ([`ClusterMethod::Lca`]) on the scaled inputs `x` read as
+    /// `variables` (at most [`LCA_MAX_FIT_ROWS`] rows of them).
+    pub fn fit_latent_class(
+        x: &Matrix,
+        variables: Vec<Variable>,
+        params: &ClusterParams,
+    ) -> Result<Fitted> {
+        params.check(x.rows)?;
+        let model = LatentClassModel::fit(
+            &seeded_subset(x, LCA_MAX_FIT_ROWS, params.seed),
+            variables,
+            params.k,
+            params.n_init,
+            params.seed,
+        )?;
+        Ok(Fitted::Lca {
+            model: Box::new(model),
+        })
+    }
+
     /// Number of clusters.
     pub fn k(&self) -> usize {
         match self {
             Fitted::Kmeans { model } => model.centroids().nrows(),
+            Fitted::Lca { model } => model.k(),
             Fitted::Gmm { model } | Fitted::N2d { model, .. } | Fitted::GmmInputs { model } => {
                 model.weights().len()
             }
@@ -294,6 +335,7 @@ impl Fitted {
             Fitted::Gmm { .. } => ClusterMethod::Gmm,
             Fitted::N2d { .. } => ClusterMethod::N2d,
             Fitted::GmmInputs { .. } => ClusterMethod::GmmInputs,
+            Fitted::Lca { .. } => ClusterMethod::Lca,
         }
     }
 
@@ -308,24 +350,26 @@ impl Fitted {
     /// # Errors
     /// When the rows' width differs from the rows the clustering was fitted on.
     pub fn predict(&self, latents: &Matrix) -> Result<Assignment> {
-        let data = match self {
-            Fitted::N2d { umap, .. } => to_array(&umap.transform(latents)?),
-            _ => to_array(latents),
-        };
-        Ok(match self {
-            Fitted::Kmeans { model } => Assignment {
-                labels: model.predict(&data).to_vec(),
-                probabilities: None,
-            },
-            Fitted::Gmm { model } | Fitted::N2d { model, .. } | Fitted::GmmInputs { model } => {
-                let probs = gmm_probabilities(model, data.view());
-                Assignment {
-                    labels: (0..probs.rows)
-                        .map(|i| crate::data::argmax(probs.row(i)))
-                        .collect(),
-                    probabilities: Some(probs),
-                }
+        let probs = match self {
+            Fitted::Kmeans { model } => {
+                return Ok(Assignment {
+                    labels: model.predict(&to_array(latents)).to_vec(),
+                    probabilities: None,
+                })
             }
+            Fitted::Gmm { model } | Fitted::GmmInputs { model } => {
+                gmm_probabilities(model, to_array(latents).view())
+            }
+            Fitted::N2d { umap, model } => {
+                gmm_probabilities(model, to_array(&umap.transform(latents)?).view())
+            }
+            Fitted::Lca { model } => model.predict_proba(latents)?,
+        };
+        Ok(Assignment {
+            labels: (0..probs.rows)
+                .map(|i| crate::data::argmax(probs.row(i)))
+                .collect(),
+            probabilities: Some(probs),
         })
     }
 }

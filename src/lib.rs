@@ -15,6 +15,8 @@
 //! - [`device`]: `--device`: training and scoring on the CPU or a CUDA GPU;
 //! - [`generate`]: sampling rows from the prior or one cluster;
 //! - [`cluster`]: K-means and GMM on latent means (linfa), K by silhouette;
+//! - [`latent_class`]: latent class analysis (a mixture of categorical distributions) for
+//!   tables of categorical and few-valued columns;
 //! - [`anomaly`]: thresholds (absolute, contamination) and the stored reference scores;
 //! - [`metrics`]: clustering ACC/NMI/ARI and anomaly ROC-AUC/AP;
 //! - [`modeldir`]: the on-disk model directory;
@@ -36,6 +38,7 @@ pub mod error;
 pub mod estimator;
 pub mod generate;
 pub mod infer;
+pub mod latent_class;
 pub mod manifold;
 pub mod metrics;
 pub mod model;

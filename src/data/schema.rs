@@ -192,7 +192,7 @@ fn parse_cell(table: &Table, col: usize, row: usize) -> Result<Cell> {
 }
 
 /// Cells read as missing: empty, `NA`, `N/A`, `null` or `?` (any case).
-fn is_missing_token(raw: &str) -> bool {
+pub fn is_missing_token(raw: &str) -> bool {
     raw.is_empty()
         || ["na", "n/a", "null", "?"]
             .iter()

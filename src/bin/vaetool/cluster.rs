@@ -248,7 +248,7 @@ pub fn run(a: Args) -> Result<()> {
             header.extend((0..c.k).map(|j| format!("p_{j}")));
         }
     } else if a.probabilities {
-        eprintln!("warning: --probabilities needs --method gmm, n2d, gmm-inputs, vade or su; K-means assigns hard clusters");
+        eprintln!("warning: --probabilities needs --method gmm, n2d, gmm-inputs, lca, vade or su; K-means assigns hard clusters");
     }
     let labels = &c.assignment.labels;
     let rows = (0..c.ids.len()).map(|i| {
