@@ -280,7 +280,8 @@ impl Fitted {
             }),
             ClusterMethod::N2d => fit_n2d(latents, params, N2D_MAX_FIT_ROWS),
             ClusterMethod::Lca => Err(VaeError::Usage(
-                "--method lca reads the table's columns: fit it with Fitted::fit_latent_class".into(),
+                "--method lca reads the table's columns: fit it with Fitted::fit_latent_class"
+                    .into(),
             )),
             ClusterMethod::GmmInputs => Ok(Fitted::GmmInputs {
                 model: Box::new(fit_gmm(

@@ -764,7 +764,7 @@ impl Method {
             Method::Gmm => "GMM",
             Method::N2d => "N2D",
             Method::GmmInputs => "GMM on the inputs",
-            Method::Lca => "latent class model",
+            Method::Lca => "latent classes",
             Method::Vade => "VaDE",
             Method::Su => "Su",
         }

@@ -209,9 +209,7 @@ fn em(
     let (off, total) = offsets(variables);
     let mut rng = Xoshiro256Plus::seed_from_u64(seed);
     // responsibilities: a flat Dirichlet(1) draw per row (normalised exponentials)
-    let mut resp: Vec<f64> = (0..n * k)
-        .map(|_| -(1.0 - rng.gen::<f64>()).ln())
-        .collect();
+    let mut resp: Vec<f64> = (0..n * k).map(|_| -(1.0 - rng.gen::<f64>()).ln()).collect();
     for row in resp.chunks_mut(k) {
         let s: f64 = row.iter().sum();
         row.iter_mut().for_each(|v| *v /= s);
@@ -250,7 +248,13 @@ fn em(
         // E-step
         ll = 0.0;
         for i in 0..n {
-            joint(&codes[i * c..(i + 1) * c], &off, &log_weights, &log_probs, &mut lp);
+            joint(
+                &codes[i * c..(i + 1) * c],
+                &off,
+                &log_weights,
+                &log_probs,
+                &mut lp,
+            );
             let norm = log_sum_exp(&lp);
             ll += norm;
             for (r, v) in resp[i * k..(i + 1) * k].iter_mut().zip(&lp) {
@@ -418,9 +422,7 @@ mod tests {
         let (x, truth) = two_classes(400);
         let m = LatentClassModel::fit(&x, levels3(), 2, 5, 3).unwrap();
         let p = m.predict_proba(&x).unwrap();
-        let labels: Vec<usize> = (0..x.rows)
-            .map(|i| crate::data::argmax(p.row(i)))
-            .collect();
+        let labels: Vec<usize> = (0..x.rows).map(|i| crate::data::argmax(p.row(i))).collect();
         let agree = labels.iter().zip(&truth).filter(|(a, b)| a == b).count();
         let acc = agree.max(x.rows - agree) as f64 / x.rows as f64;
         // the Bayes rule (majority of the three answers) is right with p = 0.972

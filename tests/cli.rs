@@ -234,13 +234,16 @@ fn categorical_tables_are_clustered_by_latent_classes() {
         "{err}"
     );
     assert!(
-        err.contains("300 rows in 3 clusters (latent class model)"),
+        err.contains("300 rows in 3 clusters (latent classes)"),
         "{err}"
     );
     let acc = metric(&err, "ACC");
     assert!(acc >= 0.98, "ACC {acc}\n{err}");
     let text = std::fs::read_to_string(&out).unwrap();
-    assert!(text.starts_with("id,cluster,probability\nr0,"), "{text:.40}");
+    assert!(
+        text.starts_with("id,cluster,probability\nr0,"),
+        "{text:.40}"
+    );
     assert_eq!(text.lines().count(), 301);
     let stored: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(model.join("clustering.json")).unwrap())
@@ -260,7 +263,46 @@ fn categorical_tables_are_clustered_by_latent_classes() {
         &again,
     ]);
     assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
-    assert!(err2.contains("(latent class model)"), "{err2}");
+    assert!(err2.contains("(latent classes)"), "{err2}");
+    // a model trained by `train` (no clustering stored) is clustered as `cluster DATA` does
+    let trained = s(&d.path().join("trained"));
+    ok(&[
+        "train",
+        &data,
+        "--categorical",
+        &categorical,
+        "--id-column",
+        "id",
+        "--label-column",
+        "class",
+        "--epochs",
+        "5",
+        "-q",
+        "-o",
+        &trained,
+    ]);
+    let (_, err4) = ok(&[
+        "cluster",
+        &data,
+        "--model",
+        &trained,
+        "--k",
+        "3",
+        "--label-column",
+        "class",
+        "-q",
+        "-o",
+        "-",
+    ]);
+    assert!(
+        err4.contains(&format!(
+            "{trained}: a model of 13 categorical or few-valued columns: clustered by latent \
+             classes (--method lca), as `vaetool cluster` clusters such data (--method \
+             kmeans for K-means on the latent means)"
+        )),
+        "{err4}"
+    );
+    assert!(metric(&err4, "ACC") >= 0.98, "{err4}");
     // asked for on a table of measurements: refused before training, the column named
     let err3 = fails(
         &[

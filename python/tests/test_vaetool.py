@@ -164,6 +164,26 @@ def test_clusters_are_the_command_lines(iris, tmp_path):
     assert 2 <= auto.n_clusters_ <= 10
 
 
+def test_a_table_of_codes_is_clustered_by_latent_classes(tmp_path):
+    # three classes, twelve columns of codes 0-2 (each class gives its own with p = 0.8)
+    rng = np.random.default_rng(3)
+    truth = np.arange(300) % 3
+    own = (truth[:, None] + np.arange(12)[None, :]) % 3
+    other = (own + rng.integers(1, 3, size=own.shape)) % 3
+    X = np.where(rng.random(own.shape) < 0.8, own, other).astype(float)
+    c = Clusterer(n_clusters=3, random_state=2, epochs=5).fit(X)
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(truth, c.labels_) > 0.9
+    # the default's latent class model gives probabilities, which K-means would not
+    p = c.predict_proba(X)
+    assert p.shape == (300, 3) and np.allclose(p.sum(axis=1), 1, atol=1e-4)
+    np.testing.assert_array_equal(p.argmax(axis=1), c.labels_)
+    c.save(tmp_path / "m")
+    stored = (tmp_path / "m" / "clustering.json").read_text()
+    assert '"method":"lca"' in stored.replace(" ", "")
+
+
 def test_the_gil_is_released_while_training():
     rng = np.random.default_rng(0)
     X = pd.DataFrame(rng.normal(size=(4000, 20)), columns=[f"x{j}" for j in range(20)])

@@ -261,13 +261,14 @@ class AnomalyDetector(_Params):
 
 class Clusterer(_Params):
     """A VAE clusterer with the defaults of `vaetool cluster`: K-means on the latent means of
-    a VAE for tables, and for tables of a few continuous columns (at most 30, numeric, none
+    a VAE for tables; for tables of a few continuous columns (at most 30, numeric, none
     with one value in more than a quarter of the rows) a full-covariance GMM on the scaled
-    columns ("gmm-inputs"); method="kmeans", "gmm", "n2d", "gmm-inputs", "vade"
-    or "su" to choose. n_clusters="auto" chooses K by the silhouette of K-means on the latent
-    means. Images (a 3-D array), and a table that looks like pixels (a square number of
-    columns, 8×8 or more, of whole numbers on one range, unless `scale` is given), are
-    clustered with N2D."""
+    columns ("gmm-inputs"); for tables whose every column is categorical or takes at most 10
+    values a latent class model on the columns ("lca"); method="kmeans", "gmm", "n2d",
+    "gmm-inputs", "lca", "vade" or "su" to choose. n_clusters="auto" chooses K by the
+    silhouette of K-means on the latent means. Images (a 3-D array), and a table that looks
+    like pixels (a square number of columns, 8×8 or more, of whole numbers on one range,
+    unless `scale` is given), are clustered with N2D."""
 
     def __init__(
         self,
@@ -359,7 +360,7 @@ class Clusterer(_Params):
             p = f.predict_proba(*_columns(X, "X"))
         if p is None:
             raise ValueError(
-                "K-means assigns hard clusters: use method='gmm', 'n2d', 'gmm-inputs', 'vade' or 'su'"
+                "K-means assigns hard clusters: use method='gmm', 'n2d', 'gmm-inputs', 'lca', 'vade' or 'su'"
             )
         return np.asarray(p, dtype="float64")
 
