@@ -8,8 +8,10 @@
 //! category spelt `NA`, `?`, … or a value never seen in training) leaves its column out of
 //! that row's product, as latent class software does under missingness at random. The level
 //! probabilities are smoothed by one pseudo-count per level (Laplace), so that a level one
-//! class never saw keeps a small probability. Restarts from random responsibilities; the fit
-//! with the highest log-likelihood is kept.
+//! class never saw keeps a small probability. Restarts from random responsibilities; a class
+//! that EM leaves without a row of its own is refilled with the worse-explained half of the
+//! largest class and EM goes on (as K-means relocates an empty cluster); of the restarts, the
+//! likeliest among those with the most classes occupied is kept.
 
 use rand::{Rng, SeedableRng};
 use rand_xoshiro::Xoshiro256Plus;
@@ -22,7 +24,9 @@ use crate::error::{Result, VaeError};
 
 /// Pseudo-count added to every level of every column in every class (Laplace smoothing).
 pub const SMOOTHING: f64 = 1.0;
-/// EM iterations of one restart at most.
+/// Times one restart refills classes that EM left without rows of their own.
+pub const REFILLS: usize = 3;
+/// EM iterations of one restart at most (between two refills).
 pub const MAX_ITERATIONS: usize = 300;
 /// EM stops when the log-likelihood gains less than this fraction of itself.
 pub const TOLERANCE: f64 = 1e-8;
@@ -196,15 +200,20 @@ fn joint(
     }
 }
 
-/// One EM run from random responsibilities drawn with `seed`: (log-likelihood, log weights,
-/// log probabilities).
-fn em(
-    codes: &[u32],
-    variables: &[Variable],
-    n: usize,
-    k: usize,
-    seed: u64,
-) -> (f64, Vec<f64>, Vec<Vec<f64>>) {
+/// One EM run from random responsibilities.
+struct Fit {
+    log_likelihood: f64,
+    log_weights: Vec<f64>,
+    log_probs: Vec<Vec<f64>>,
+    /// How many classes are the likeliest for at least one training row.
+    occupied: usize,
+}
+
+/// One EM run from random responsibilities drawn with `seed`. When EM converges with a class
+/// that no row is likeliest in, that class is refilled (at most [`REFILLS`] times) with the
+/// worse-explained half of the largest class's rows and EM goes on, as K-means relocates an
+/// empty cluster.
+fn em(codes: &[u32], variables: &[Variable], n: usize, k: usize, seed: u64) -> Fit {
     let c = variables.len();
     let (off, total) = offsets(variables);
     let mut rng = Xoshiro256Plus::seed_from_u64(seed);
@@ -219,7 +228,11 @@ fn em(
     let mut prev = f64::NEG_INFINITY;
     let mut ll = f64::NEG_INFINITY;
     let mut lp = vec![0.0; k];
-    for _ in 0..MAX_ITERATIONS {
+    let mut row_ll = vec![0.0; n];
+    let mut refills = 0;
+    let mut iterations = 0;
+    while iterations < MAX_ITERATIONS * (REFILLS + 1) {
+        iterations += 1;
         // M-step: weights and smoothed level frequencies
         let mut counts = vec![vec![0.0; total]; k];
         let mut mass = vec![0.0; k];
@@ -257,21 +270,89 @@ fn em(
             );
             let norm = log_sum_exp(&lp);
             ll += norm;
+            row_ll[i] = norm;
             for (r, v) in resp[i * k..(i + 1) * k].iter_mut().zip(&lp) {
                 *r = (v - norm).exp();
             }
         }
-        if ll - prev <= TOLERANCE * ll.abs() {
+        if ll - prev > TOLERANCE * ll.abs() {
+            prev = ll;
+            continue;
+        }
+        // converged: refill the classes no row is likeliest in, or stop
+        let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
+        for (i, row) in resp.chunks(k).enumerate() {
+            members[likeliest(row)].push(i);
+        }
+        if refills == REFILLS || members.iter().all(|m| !m.is_empty()) {
             break;
         }
-        prev = ll;
+        refills += 1;
+        for j in 0..k {
+            if !members[j].is_empty() {
+                continue;
+            }
+            // the largest class whose rows are not all explained alike (identical rows share
+            // their posteriors, so a cut between two of them would not hold), cut where the
+            // row log-likelihoods change nearest the middle
+            let mut by_size: Vec<usize> = (0..k).collect();
+            by_size.sort_by_key(|&c| (std::cmp::Reverse(members[c].len()), c));
+            let cut = by_size.into_iter().find_map(|c| {
+                let mut rows = members[c].clone();
+                rows.sort_by(|a, b| row_ll[*a].total_cmp(&row_ll[*b]).then(a.cmp(b)));
+                let half = rows.len() / 2;
+                (1..rows.len())
+                    .filter(|&i| row_ll[rows[i - 1]] != row_ll[rows[i]])
+                    .min_by_key(|&i| i.abs_diff(half))
+                    .map(|i| (c, rows, i))
+            });
+            let Some((big, mut rows, at)) = cut else {
+                break;
+            };
+            let keep = rows.split_off(at);
+            for &i in &rows {
+                let r = &mut resp[i * k..(i + 1) * k];
+                r.iter_mut().for_each(|v| *v = 0.0);
+                r[j] = 1.0;
+            }
+            members[j] = rows;
+            members[big] = keep;
+        }
+        prev = f64::NEG_INFINITY;
     }
-    (ll, log_weights, log_probs)
+    let mut occupied = vec![false; k];
+    for row in resp.chunks(k) {
+        occupied[likeliest(row)] = true;
+    }
+    Fit {
+        log_likelihood: ll,
+        log_weights,
+        log_probs,
+        occupied: occupied.iter().filter(|&&o| o).count(),
+    }
+}
+
+/// The index of the largest responsibility (the first on a tie).
+fn likeliest(row: &[f64]) -> usize {
+    (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b })
+}
+
+/// The better of two restarts `(r, fit)`: the one with more classes occupied, then the
+/// likelier; on a tie the earlier restart, so the choice is the same whatever the threads did.
+fn better(a: (u64, Fit), b: (u64, Fit)) -> (u64, Fit) {
+    let key = |(r, f): &(u64, Fit)| (f.occupied, f.log_likelihood, u64::MAX - r);
+    if key(&b) > key(&a) {
+        b
+    } else {
+        a
+    }
 }
 
 impl LatentClassModel {
     /// Fits `k` classes to the rows `x` read as `variables`, by EM from `n_init` random starts
-    /// (restart `r` seeded from `seed` and `r`, run in parallel), the likeliest kept.
+    /// (restart `r` seeded from `seed` and `r`, run in parallel). Kept: among the fits in which
+    /// the most classes are the likeliest for at least one row (the user asked for `k`
+    /// clusters), the likeliest.
     ///
     /// # Errors
     /// When `k` is 0 or larger than the rows, or there are no variables.
@@ -299,29 +380,23 @@ impl LatentClassModel {
             .into_par_iter()
             .map(|r| {
                 // restart 0 keeps the seed itself
-                let (ll, w, p) = em(
+                let fit = em(
                     &codes,
                     &variables,
                     n,
                     k,
                     seed ^ r.wrapping_mul(0x9E37_79B9_7F4A_7C15),
                 );
-                (ll, r, w, p)
+                (r, fit)
             })
-            .reduce_with(|a, b| {
-                // the likelier fit; on a tie the earlier restart, whatever the threads did
-                if b.0 > a.0 || (b.0 == a.0 && b.1 < a.1) {
-                    b
-                } else {
-                    a
-                }
-            })
-            .expect("at least one restart");
+            .reduce_with(better)
+            .expect("at least one restart")
+            .1;
         Ok(LatentClassModel {
             variables,
-            log_weights: best.2,
-            log_probs: best.3,
-            log_likelihood: best.0,
+            log_weights: best.log_weights,
+            log_probs: best.log_probs,
+            log_likelihood: best.log_likelihood,
         })
     }
 
@@ -452,6 +527,47 @@ mod tests {
         assert_eq!(v.level(&[5.0, 0.0, 1.0, 0.0]), Some(1));
         assert_eq!(v.level(&[5.0, 0.0, 0.0, 1.0]), None);
         assert_eq!(v.level(&[5.0, 0.0, 0.0, 0.0]), None);
+    }
+
+    #[test]
+    fn a_fit_that_occupies_more_classes_beats_a_likelier_one() {
+        let fit = |ll: f64, occupied: usize| Fit {
+            log_likelihood: ll,
+            log_weights: vec![],
+            log_probs: vec![],
+            occupied,
+        };
+        let pick = |fits: Vec<(f64, usize)>| {
+            fits.into_iter()
+                .enumerate()
+                .map(|(r, (ll, o))| (r as u64, fit(ll, o)))
+                .reduce(better)
+                .unwrap()
+                .0
+        };
+        assert_eq!(pick(vec![(-10.0, 3), (-12.0, 4), (-11.0, 4)]), 2);
+        assert_eq!(pick(vec![(-12.0, 4), (-10.0, 3)]), 0);
+        assert_eq!(pick(vec![(-9.0, 2), (-12.0, 3), (-10.0, 2)]), 1);
+        // as many occupied: the likeliest; ties: the earlier restart
+        assert_eq!(pick(vec![(-12.0, 3), (-10.0, 3)]), 1);
+        assert_eq!(pick(vec![(-10.0, 4), (-10.0, 4)]), 0);
+        assert_eq!(pick(vec![(-11.0, 4), (-10.0, 4), (-10.0, 4)]), 1);
+    }
+
+    #[test]
+    fn more_classes_than_planted_still_each_get_rows() {
+        // two planted classes of three binary answers, six classes asked for: each restart
+        // refills the classes EM leaves without rows, so every class is some row's likeliest
+        let (x, _) = two_classes(300);
+        for seed in 1..=3 {
+            let m = LatentClassModel::fit(&x, levels3(), 6, 4, seed).unwrap();
+            let p = m.predict_proba(&x).unwrap();
+            let mut sizes = [0; 6];
+            for i in 0..x.rows {
+                sizes[crate::data::argmax(p.row(i))] += 1;
+            }
+            assert!(sizes.iter().all(|&s| s > 0), "seed {seed}: {sizes:?}");
+        }
     }
 
     #[test]
