@@ -9,7 +9,7 @@
 //! that row's product, as latent class software does under missingness at random. The level
 //! probabilities are smoothed by one pseudo-count per level (Laplace), so that a level one
 //! class never saw keeps a small probability. Restarts from random responsibilities; a class
-//! that EM leaves without a row of its own is refilled with the worse-explained half of the
+//! that EM leaves without a row of its own is refilled with the worse-explained part of the
 //! largest class and EM goes on (as K-means relocates an empty cluster); of the restarts, the
 //! likeliest among those with the most classes occupied is kept.
 
@@ -26,7 +26,7 @@ use crate::error::{Result, VaeError};
 pub const SMOOTHING: f64 = 1.0;
 /// Times one restart refills classes that EM left without rows of their own.
 pub const REFILLS: usize = 3;
-/// EM iterations of one restart at most (between two refills).
+/// EM iterations of one restart at most, per refill: `MAX_ITERATIONS × (REFILLS + 1)` in all.
 pub const MAX_ITERATIONS: usize = 300;
 /// EM stops when the log-likelihood gains less than this fraction of itself.
 pub const TOLERANCE: f64 = 1e-8;
@@ -211,7 +211,7 @@ struct Fit {
 
 /// One EM run from random responsibilities drawn with `seed`. When EM converges with a class
 /// that no row is likeliest in, that class is refilled (at most [`REFILLS`] times) with the
-/// worse-explained half of the largest class's rows and EM goes on, as K-means relocates an
+/// worse-explained part of the largest class's rows and EM goes on, as K-means relocates an
 /// empty cluster.
 fn em(codes: &[u32], variables: &[Variable], n: usize, k: usize, seed: u64) -> Fit {
     let c = variables.len();
@@ -280,10 +280,7 @@ fn em(codes: &[u32], variables: &[Variable], n: usize, k: usize, seed: u64) -> F
             continue;
         }
         // converged: refill the classes no row is likeliest in, or stop
-        let mut members: Vec<Vec<usize>> = vec![Vec::new(); k];
-        for (i, row) in resp.chunks(k).enumerate() {
-            members[likeliest(row)].push(i);
-        }
+        let mut members = members_of(&resp, k);
         if refills == REFILLS || members.iter().all(|m| !m.is_empty()) {
             break;
         }
@@ -320,21 +317,24 @@ fn em(codes: &[u32], variables: &[Variable], n: usize, k: usize, seed: u64) -> F
         }
         prev = f64::NEG_INFINITY;
     }
-    let mut occupied = vec![false; k];
-    for row in resp.chunks(k) {
-        occupied[likeliest(row)] = true;
-    }
     Fit {
         log_likelihood: ll,
         log_weights,
         log_probs,
-        occupied: occupied.iter().filter(|&&o| o).count(),
+        occupied: members_of(&resp, k)
+            .iter()
+            .filter(|m| !m.is_empty())
+            .count(),
     }
 }
 
-/// The index of the largest responsibility (the first on a tie).
-fn likeliest(row: &[f64]) -> usize {
-    (0..row.len()).fold(0, |b, j| if row[j] > row[b] { j } else { b })
+/// The rows each class is the likeliest for, from the `n × k` responsibilities.
+fn members_of(resp: &[f64], k: usize) -> Vec<Vec<usize>> {
+    let mut members = vec![Vec::new(); k];
+    for (i, row) in resp.chunks(k).enumerate() {
+        members[crate::data::argmax(row)].push(i);
+    }
+    members
 }
 
 /// The better of two restarts `(r, fit)`: the one with more classes occupied, then the

@@ -360,8 +360,8 @@ fn digits_clusters_with_acc_at_least_080() {
 /// the columns) and digits (64 whole numbers on one range, 0..16: clustered as 8×8 images,
 /// divided by 16). Five-seed medians of the benchmark (`benches/RESULTS.md`, vaetool 9): wine
 /// 0.9663 (K-means on the latents 0.9551), digits 0.8503 (0.82–0.89; as a table with shared
-/// scaling 0.7307); breastw by latent classes 0.9766 (K-means on the latents, seeds 1, 2, 3,
-/// 42: 0.9678, 0.9707, 0.9722, 0.9678). The default seed gives digits ACC 0.8175, NMI 0.8586.
+/// scaling 0.7307); breastw by latent classes 0.9766 for seeds 1–5 alike (K-means on the
+/// latents, seeds 1, 2, 3, 42: 0.9678, 0.9707, 0.9722, 0.9678). The default seed gives digits ACC 0.8175, NMI 0.8586.
 #[test]
 fn default_clustering_keeps_its_floors_on_wine_breastw_and_digits() {
     for (file, label, k, floor) in [
@@ -1154,8 +1154,7 @@ fn su_clusters_wine() {
 /// VaDE on the digits as a table of pixels. Training follows the CPU's matrix kernels, so
 /// one seed lands differently on different machines: the default seed gave ACC 0.80 or more
 /// where this was first measured and 0.7891 on an AVX2 AMD EPYC (2026-12-01), where seeds 2–5
-/// gave 0.8342, 0.7679, 0.8548, 0.8414; the floor sits under every run seen, far
-/// above the 0.1 of chance and the 0.2–0.5 of a mixture prior that collapsed.
+/// gave 0.8342, 0.7679, 0.8548, 0.8414; the floor sits under every run seen.
 #[test]
 fn vade_clusters_digits_with_acc_at_least_075() {
     let (_, err) = ok(&[

@@ -48,15 +48,17 @@ pub fn clip_message(msg: &str) -> String {
     out
 }
 
-/// Index of the largest value (the first on ties; 0 for an empty slice).
-pub fn argmax(v: &[f32]) -> usize {
-    v.iter()
-        .enumerate()
-        .fold(
-            (0, f32::NEG_INFINITY),
-            |b, (i, &x)| if x > b.1 { (i, x) } else { b },
-        )
-        .0
+/// Index of the largest value (the first on ties; NaNs skipped; 0 for an empty slice).
+pub fn argmax<T: PartialOrd + Copy>(v: &[T]) -> usize {
+    let mut best: Option<(usize, T)> = None;
+    for (i, &x) in v.iter().enumerate() {
+        #[allow(clippy::eq_op)] // x != x only for NaN
+        let better = best.map_or(x == x, |(_, b)| x > b);
+        if better {
+            best = Some((i, x));
+        }
+    }
+    best.map_or(0, |(i, _)| i)
 }
 
 /// A dense row-major matrix of `f32`: the one buffer every batch is cut from.
