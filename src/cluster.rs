@@ -144,6 +144,10 @@ pub enum Fitted {
     GmmInputs {
         /// The linfa model.
         model: Box<GaussianMixtureModel<f64>>,
+        /// The input columns the mixture reads (a table's numeric ones), in order; every
+        /// column when absent.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        columns: Option<Vec<usize>>,
     },
     /// Latent class model on the table's columns.
     Lca {
@@ -283,19 +287,33 @@ impl Fitted {
                 "--method lca reads the table's columns: fit it with Fitted::fit_latent_class"
                     .into(),
             )),
-            ClusterMethod::GmmInputs => Ok(Fitted::GmmInputs {
-                model: Box::new(fit_gmm(
-                    &to_array(&seeded_subset(
-                        latents,
-                        GMM_INPUTS_MAX_FIT_ROWS,
-                        params.seed,
-                    )),
-                    params.k,
-                    params.n_init,
-                    params.seed,
-                )?),
-            }),
+            ClusterMethod::GmmInputs => Self::fit_gmm_inputs(latents, None, params),
         }
+    }
+
+    /// Fits a GMM on the inputs ([`ClusterMethod::GmmInputs`]) on the columns `columns` of
+    /// the scaled inputs `x` (every column when `None`), on at most
+    /// [`GMM_INPUTS_MAX_FIT_ROWS`] rows of them.
+    pub fn fit_gmm_inputs(
+        x: &Matrix,
+        columns: Option<Vec<usize>>,
+        params: &ClusterParams,
+    ) -> Result<Fitted> {
+        params.check(x.rows)?;
+        let sub = seeded_subset(x, GMM_INPUTS_MAX_FIT_ROWS, params.seed);
+        let sub = match &columns {
+            Some(c) => std::borrow::Cow::Owned(sub.select_columns(c)),
+            None => sub,
+        };
+        Ok(Fitted::GmmInputs {
+            model: Box::new(fit_gmm(
+                &to_array(&sub),
+                params.k,
+                params.n_init,
+                params.seed,
+            )?),
+            columns,
+        })
     }
 
     /// Fits a latent class model ([`ClusterMethod::Lca`]) on the scaled inputs `x` read as
@@ -323,7 +341,7 @@ impl Fitted {
         match self {
             Fitted::Kmeans { model } => model.centroids().nrows(),
             Fitted::Lca { model } => model.k(),
-            Fitted::Gmm { model } | Fitted::N2d { model, .. } | Fitted::GmmInputs { model } => {
+            Fitted::Gmm { model } | Fitted::N2d { model, .. } | Fitted::GmmInputs { model, .. } => {
                 model.weights().len()
             }
         }
@@ -358,8 +376,23 @@ impl Fitted {
                     probabilities: None,
                 })
             }
-            Fitted::Gmm { model } | Fitted::GmmInputs { model } => {
-                gmm_probabilities(model, to_array(latents).view())
+            Fitted::Gmm { model }
+            | Fitted::GmmInputs {
+                model,
+                columns: None,
+            } => gmm_probabilities(model, to_array(latents).view()),
+            Fitted::GmmInputs {
+                model,
+                columns: Some(c),
+            } => {
+                if let Some(&bad) = c.iter().find(|&&c| c >= latents.cols) {
+                    return Err(VaeError::Model(format!(
+                        "the clustering reads input column {} but the rows have {}",
+                        bad + 1,
+                        latents.cols
+                    )));
+                }
+                gmm_probabilities(model, to_array(&latents.select_columns(c)).view())
             }
             Fitted::N2d { umap, model } => {
                 gmm_probabilities(model, to_array(&umap.transform(latents)?).view())
@@ -744,7 +777,7 @@ mod tests {
             neighbors: 20,
         };
         let f = Fitted::fit(&x, &p).unwrap();
-        let Fitted::GmmInputs { model } = &f else {
+        let Fitted::GmmInputs { model, .. } = &f else {
             panic!("not a GMM on the inputs")
         };
         // near the data: linfa's own probabilities
@@ -765,6 +798,48 @@ mod tests {
         let blob = f.predict(&x).unwrap().labels[30];
         assert_eq!(a.labels, vec![blob]);
         assert_eq!(probs.data[blob], 1.0);
+    }
+
+    #[test]
+    fn a_gmm_on_chosen_inputs_reads_those_columns_only() {
+        // the blobs' two columns at inputs 1 and 3; inputs 0 and 2 a two-valued code that
+        // cuts across them (a one-hot column, which would split the rows its own way)
+        let b = blobs();
+        let mut v = Vec::new();
+        for i in 0..b.rows {
+            let code = (i % 2) as f32 * 40.0;
+            v.extend([code, b.row(i)[0], 40.0 - code, b.row(i)[1]]);
+        }
+        let x = Matrix::new(b.rows, 4, v);
+        let p = ClusterParams {
+            k: 3,
+            method: ClusterMethod::GmmInputs,
+            n_init: 3,
+            seed: 1,
+            neighbors: 20,
+        };
+        let truth: Vec<usize> = (0..60).map(|i| i / 20).collect();
+        let f = Fitted::fit_gmm_inputs(&x, Some(vec![1, 3]), &p).unwrap();
+        let a = f.predict(&x).unwrap();
+        assert_eq!(crate::metrics::clustering_accuracy(&truth, &a.labels), 1.0);
+        // the same mixture as on the two columns alone
+        let alone = Fitted::fit(&b, &p).unwrap().predict(&b).unwrap();
+        assert_eq!(a.labels, alone.labels);
+        // stored with its columns; a clustering saved without them reads every column
+        let json = serde_json::to_string(&f).unwrap();
+        assert!(json.contains("\"columns\":[1,3]"), "{json}");
+        let back: Fitted = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.predict(&x).unwrap().labels, a.labels);
+        let old: Fitted =
+            serde_json::from_str(&serde_json::to_string(&Fitted::fit(&b, &p).unwrap()).unwrap())
+                .unwrap();
+        assert!(matches!(old, Fitted::GmmInputs { columns: None, .. }));
+        assert_eq!(old.predict(&b).unwrap().labels, alone.labels);
+        // rows narrower than the columns it reads: an error, not a panic
+        assert_eq!(
+            f.predict(&b).unwrap_err().to_string(),
+            "the clustering reads input column 4 but the rows have 2"
+        );
     }
 
     #[test]

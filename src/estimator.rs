@@ -792,21 +792,53 @@ pub fn default_method(kind: InputKind) -> Method {
     }
 }
 
-/// Whether `cluster` clusters a table by a GMM on its scaled inputs `x` unless told: a table
-/// (not images) of at most [`defaults::GMM_INPUTS_MAX_COLUMNS`] inputs, all numeric, none of
-/// them but constant ones with one value in more than [`defaults::GMM_INPUTS_MAX_MODE_SHARE`]
-/// of the rows (on at most 20,000 rows, evenly spaced). There a full-covariance mixture follows each
-/// cluster's shape, which a VAE's latent means lose: iris 0.9667 against 0.8600, diabetes
-/// 0.8621 against 0.7103, vowel 0.3101 against 0.2646 (ACC, benches/RESULTS.md).
+/// Whether `cluster` clusters a table by a GMM on its scaled inputs `x` unless told: there
+/// are [`gaussian_columns`] to cluster.
 pub fn gaussian_table(schema: &Schema, x: &Matrix) -> bool {
-    schema.image.is_none()
-        && !schema.features.is_empty()
-        && x.cols <= defaults::GMM_INPUTS_MAX_COLUMNS
-        && schema
-            .features
-            .iter()
-            .all(|f| matches!(f, crate::data::schema::Feature::Numeric { .. }))
-        && largest_mode_share(x, 20_000) <= defaults::GMM_INPUTS_MAX_MODE_SHARE
+    gaussian_columns(schema, x).is_some()
+}
+
+/// The input columns `cluster` clusters by a GMM unless told, if any: a table's (not images')
+/// numeric columns, at most [`defaults::GMM_INPUTS_MAX_COLUMNS`] of them, none but constant
+/// ones with one value in more than [`defaults::GMM_INPUTS_MAX_MODE_SHARE`] of the rows (on at
+/// most 20,000 rows, evenly spaced); categorical columns, when there are some, are left out
+/// of the mixture, and must be fewer than the numeric ones (of which there are at least two).
+/// There a full-covariance mixture follows each cluster's shape, which a VAE's latent means
+/// lose: iris 0.9667 against 0.8600, diabetes 0.8621 against 0.7103, vowel 0.3101 against
+/// 0.2646; penguins (four measurements, an island and a sex) 0.9797 against 0.8081 (ACC,
+/// benches/RESULTS.md).
+pub fn gaussian_columns(schema: &Schema, x: &Matrix) -> Option<Vec<usize>> {
+    if schema.image.is_some() {
+        return None;
+    }
+    let columns = numeric_columns(schema);
+    let categorical = schema.features.len() - columns.len();
+    let fits = !columns.is_empty()
+        && columns.len() <= defaults::GMM_INPUTS_MAX_COLUMNS
+        && (categorical == 0 || (columns.len() >= 2 && columns.len() > categorical));
+    if !fits {
+        return None;
+    }
+    let numeric = if categorical == 0 {
+        std::borrow::Cow::Borrowed(x)
+    } else {
+        std::borrow::Cow::Owned(x.select_columns(&columns))
+    };
+    (largest_mode_share(&numeric, 20_000) <= defaults::GMM_INPUTS_MAX_MODE_SHARE).then_some(columns)
+}
+
+/// The model inputs of a table's numeric columns (a categorical column is one-hot over several
+/// inputs), in order.
+pub fn numeric_columns(schema: &Schema) -> Vec<usize> {
+    let mut at = 0;
+    let mut out = Vec::new();
+    for f in &schema.features {
+        if matches!(f, crate::data::schema::Feature::Numeric { .. }) {
+            out.push(at);
+        }
+        at += f.width();
+    }
+    out
 }
 
 /// Whether `cluster` clusters a table by a latent class model on its columns unless told: a
@@ -1010,6 +1042,9 @@ impl LatentClustering {
             ClusterMethod::Lca => {
                 Fitted::fit_latent_class(inputs, lca_variables(schema, inputs)?, &params)?
             }
+            ClusterMethod::GmmInputs => {
+                Fitted::fit_gmm_inputs(inputs, gmm_input_columns(schema)?, &params)?
+            }
             m => Fitted::fit(
                 match m.space() {
                     Space::Latent => latents,
@@ -1032,6 +1067,24 @@ fn lca_variables(schema: &Schema, x: &Matrix) -> Result<Vec<crate::latent_class:
             defaults::LCA_MAX_LEVELS
         ))
     })
+}
+
+/// The input columns a GMM on the inputs reads: every column (`None`) of a table without
+/// categorical columns or of images, else the numeric ones — a Gaussian does not model a
+/// one-hot code — or, when there are none, a usage error.
+fn gmm_input_columns(schema: &Schema) -> Result<Option<Vec<usize>>> {
+    let numeric = numeric_columns(schema);
+    if numeric.len() == schema.features.len() {
+        Ok(None)
+    } else if numeric.is_empty() {
+        Err(VaeError::Usage(
+            "--method gmm-inputs clusters the numeric columns, and every column here is \
+             categorical (--method lca or kmeans cluster such data)"
+                .into(),
+        ))
+    } else {
+        Ok(Some(numeric))
+    }
 }
 
 /// The prior of a one-step `method` (VaDE, Su) with `k` clusters: a fixed K of at least 2.
@@ -1682,9 +1735,13 @@ impl ModelClustering {
                         let method = model_default_method(&m.config.schema, &p.x);
                         let what = match method {
                             ClusterMethod::N2d => Some(("images".to_string(), "n2d")),
-                            ClusterMethod::GmmInputs => {
-                                Some((format!("{} numeric columns", p.x.cols), "gmm-inputs"))
-                            }
+                            ClusterMethod::GmmInputs => Some((
+                                format!(
+                                    "{} numeric columns",
+                                    numeric_columns(&m.config.schema).len()
+                                ),
+                                "gmm-inputs",
+                            )),
                             ClusterMethod::Lca => Some((
                                 format!(
                                     "{} categorical or few-valued columns",
@@ -2053,14 +2110,36 @@ impl Clusterer {
                 defaults::LCA_MAX_LEVELS
             ));
             (Method::Lca, true)
-        } else if by_default && gaussian_table(&schema, &data.x) {
+        } else if let Some(columns) = by_default
+            .then(|| gaussian_columns(&schema, &data.x))
+            .flatten()
+        {
+            let categorical: Vec<&str> = schema
+                .features
+                .iter()
+                .filter(|f| matches!(f, crate::data::schema::Feature::Categorical { .. }))
+                .map(|f| f.name())
+                .collect();
+            let (mixed, columns_of, kmeans_on) = if categorical.is_empty() {
+                (String::new(), "columns", "")
+            } else {
+                (
+                    format!(
+                        ", and {} categorical ({})",
+                        categorical.len(),
+                        categorical.join(", ")
+                    ),
+                    "numeric columns alone",
+                    ", on every column",
+                )
+            };
             watch.note(&format!(
                 "{}: {} numeric columns, none with one value in more than a quarter of the \
-                 rows: clustered by a full-covariance GMM on the scaled columns (--method \
-                 gmm-inputs), which follows each cluster's shape where K-means on a VAE's \
-                 latent means cannot (--method kmeans for those)",
+                 rows{mixed}: clustered by a full-covariance GMM on the scaled {columns_of} \
+                 (--method gmm-inputs), which follows each cluster's shape where K-means on a \
+                 VAE's latent means cannot (--method kmeans for those{kmeans_on})",
                 input.source_name(),
-                data.x.cols
+                columns.len()
             ));
             (Method::GmmInputs, true)
         } else {
@@ -2449,9 +2528,31 @@ mod tests {
         let (schema, x) = table_of(40, 3, 40, &[]);
         assert_eq!(largest_mode_share(&x, 20_000), 1.0 / 40.0);
         assert!(gaussian_table(&schema, &x));
-        // a categorical column: not a mixture of Gaussians on one-hot columns
+        // categorical columns are left out of the mixture (c1 is one-hot over inputs 1..=40),
+        // when the numeric columns are at least two and more than the categorical ones
         let (schema, x) = table_of(40, 3, 0, &["c1"]);
+        assert_eq!(x.cols, 42);
+        assert_eq!(numeric_columns(&schema), vec![0, 41]);
+        assert_eq!(gaussian_columns(&schema, &x), Some(vec![0, 41]));
+        assert_eq!(model_default_method(&schema, &x), ClusterMethod::GmmInputs);
+        assert_eq!(gmm_input_columns(&schema).unwrap(), Some(vec![0, 41]));
+        let (schema, x) = table_of(40, 4, 0, &["c1", "c2"]);
+        assert!(!gaussian_table(&schema, &x), "two numeric, two categorical");
+        assert_eq!(model_default_method(&schema, &x), ClusterMethod::Kmeans);
+        let (schema, x) = table_of(40, 2, 0, &["c1"]);
+        assert!(!gaussian_table(&schema, &x), "one numeric, one categorical");
+        // a point mass among the numeric columns still rules the mixture out
+        let (schema, x) = table_of(40, 3, 11, &["c1"]);
         assert!(!gaussian_table(&schema, &x));
+        // a table without categorical columns: every input; without numeric ones: refused
+        let (schema, _) = table_of(40, 3, 0, &[]);
+        assert_eq!(gmm_input_columns(&schema).unwrap(), None);
+        let (schema, _) = table_of(40, 2, 0, &["c0", "c1"]);
+        assert_eq!(
+            gmm_input_columns(&schema).unwrap_err().to_string(),
+            "--method gmm-inputs clusters the numeric columns, and every column here is \
+             categorical (--method lca or kmeans cluster such data)"
+        );
         // images never; their model is clustered by N2D
         let (mut schema, x) = table_of(40, 4, 0, &[]);
         schema.image = Some("1x2x2".parse().unwrap());

@@ -262,8 +262,8 @@ class AnomalyDetector(_Params):
 class Clusterer(_Params):
     """A VAE clusterer with the defaults of `vaetool cluster`: K-means on the latent means of
     a VAE for tables; for tables of a few continuous columns (at most 30, numeric, none
-    with one value in more than a quarter of the rows) a full-covariance GMM on the scaled
-    columns ("gmm-inputs"); for tables whose every column is categorical or takes at most 10
+    with one value in more than a quarter of the rows, beside fewer categorical ones, which
+    it leaves out) a full-covariance GMM on the scaled numeric columns ("gmm-inputs"); for tables whose every column is categorical or takes at most 10
     values a latent class model on the columns ("lca"); method="kmeans", "gmm", "n2d",
     "gmm-inputs", "lca", "vade" or "su" to choose. n_clusters="auto" chooses K by the
     silhouette of K-means on the latent means. Images (a 3-D array), and a table that looks

@@ -99,4 +99,17 @@ impl Matrix {
         }
         out
     }
+
+    /// The columns named by `cols`, in that order, as a matrix of the same rows.
+    ///
+    /// # Panics
+    /// When a column index is out of range (a programming error, never user input).
+    pub fn select_columns(&self, cols: &[usize]) -> Matrix {
+        let mut out = Vec::with_capacity(self.rows * cols.len());
+        for i in 0..self.rows {
+            let row = self.row(i);
+            out.extend(cols.iter().map(|&c| row[c]));
+        }
+        Matrix::new(self.rows, cols.len(), out)
+    }
 }
