@@ -413,7 +413,7 @@ fn digits_clusters_with_acc_at_least_080() {
 /// (9 columns of scores 1..10, most of them 1: few-valued columns, so a latent class model on
 /// the columns) and digits (64 whole numbers on one range, 0..16: clustered as 8×8 images,
 /// divided by 16). Five-seed medians of the benchmark (`benches/RESULTS.md`, vaetool 9): wine
-/// 0.9663 (K-means on the latents 0.9551), digits 0.8503 (0.82–0.89; as a table with shared
+/// 0.9663 (K-means on the latents 0.9551), digits 0.8503 (0.82–0.89; 0.8336 on a CPU without AVX-512; as a table with shared
 /// scaling 0.7307); breastw by latent classes 0.9766 for seeds 1–5 alike (K-means on the
 /// latents, seeds 1, 2, 3, 42: 0.9678, 0.9707, 0.9722, 0.9678). The default seed gives digits ACC 0.8175, NMI 0.8586.
 #[test]
