@@ -164,6 +164,27 @@ def test_clusters_are_the_command_lines(iris, tmp_path):
     assert 2 <= auto.n_clusters_ <= 10
 
 
+def test_a_table_of_measurements_and_a_category_is_clustered_on_the_measurements(iris, tmp_path):
+    # iris with a two-valued column cutting across the species: the GMM reads the four
+    # measurements alone, as the command line does
+    X, species = iris
+    X = X.assign(site=np.where(np.arange(len(X)) % 2 == 0, "north", "south"))
+    X = X[["site", *X.columns[:-1]]]
+    X.assign(species=species).to_csv(tmp_path / "sites.csv", index=False)
+    c = Clusterer(n_clusters=3, categorical=["site"], random_state=5, epochs=5).fit(X)
+    out = cli(
+        "cluster", tmp_path / "sites.csv", "--categorical", "site", "--label-column", "species",
+        "--k", "3", "--seed", "5", "--epochs", "5",
+    )
+    np.testing.assert_array_equal(c.labels_, out["cluster"].to_numpy())
+    from sklearn.metrics import adjusted_rand_score
+
+    assert adjusted_rand_score(species, c.labels_) > 0.85
+    c.save(tmp_path / "m")
+    stored = (tmp_path / "m" / "clustering.json").read_text().replace(" ", "").replace("\n", "")
+    assert '"method":"gmm-inputs"' in stored and '"columns":[2,3,4,5]' in stored
+
+
 def test_a_table_of_codes_is_clustered_by_latent_classes(tmp_path):
     # three classes, twelve columns of codes 0-2 (each class gives its own with p = 0.8)
     rng = np.random.default_rng(3)
