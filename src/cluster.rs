@@ -675,6 +675,17 @@ pub fn select_k_silhouette(
 mod tests {
     use super::*;
 
+    /// A GMM on the inputs with three components, `n_init` restarts from `seed`.
+    fn gmm_inputs(n_init: usize, seed: u64) -> ClusterParams {
+        ClusterParams {
+            k: 3,
+            method: ClusterMethod::GmmInputs,
+            n_init,
+            seed,
+            neighbors: 20,
+        }
+    }
+
     fn blobs() -> Matrix {
         // three well separated 2-D blobs of 20 points
         let mut v = Vec::new();
@@ -769,13 +780,7 @@ mod tests {
     #[test]
     fn gmm_probabilities_stay_finite_far_from_every_component() {
         let x = blobs();
-        let p = ClusterParams {
-            k: 3,
-            method: ClusterMethod::GmmInputs,
-            n_init: 3,
-            seed: 1,
-            neighbors: 20,
-        };
+        let p = gmm_inputs(3, 1);
         let f = Fitted::fit(&x, &p).unwrap();
         let Fitted::GmmInputs { model, .. } = &f else {
             panic!("not a GMM on the inputs")
@@ -811,13 +816,7 @@ mod tests {
             v.extend([code, b.row(i)[0], 40.0 - code, b.row(i)[1]]);
         }
         let x = Matrix::new(b.rows, 4, v);
-        let p = ClusterParams {
-            k: 3,
-            method: ClusterMethod::GmmInputs,
-            n_init: 3,
-            seed: 1,
-            neighbors: 20,
-        };
+        let p = gmm_inputs(3, 1);
         let truth: Vec<usize> = (0..60).map(|i| i / 20).collect();
         let f = Fitted::fit_gmm_inputs(&x, Some(vec![1, 3]), &p).unwrap();
         let a = f.predict(&x).unwrap();
@@ -857,13 +856,7 @@ mod tests {
         let sub = seeded_subset(&x, GMM_INPUTS_MAX_FIT_ROWS, 3);
         assert_eq!(sub.rows, GMM_INPUTS_MAX_FIT_ROWS);
         assert_eq!(seeded_subset(&b, GMM_INPUTS_MAX_FIT_ROWS, 3).rows, b.rows);
-        let p = ClusterParams {
-            k: 3,
-            method: ClusterMethod::GmmInputs,
-            n_init: 2,
-            seed: 3,
-            neighbors: 20,
-        };
+        let p = gmm_inputs(2, 3);
         let f = Fitted::fit(&x, &p).unwrap();
         let a = f.predict(&x).unwrap();
         assert_eq!(a.labels.len(), x.rows);

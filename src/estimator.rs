@@ -830,15 +830,11 @@ pub fn gaussian_columns(schema: &Schema, x: &Matrix) -> Option<Vec<usize>> {
 /// The model inputs of a table's numeric columns (a categorical column is one-hot over several
 /// inputs), in order.
 pub fn numeric_columns(schema: &Schema) -> Vec<usize> {
-    let mut at = 0;
-    let mut out = Vec::new();
-    for f in &schema.features {
-        if matches!(f, crate::data::schema::Feature::Numeric { .. }) {
-            out.push(at);
-        }
-        at += f.width();
-    }
-    out
+    schema
+        .features_at()
+        .filter(|(_, f)| matches!(f, crate::data::schema::Feature::Numeric { .. }))
+        .map(|(at, _)| at)
+        .collect()
 }
 
 /// Whether `cluster` clusters a table by a latent class model on its columns unless told: a

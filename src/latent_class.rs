@@ -94,8 +94,7 @@ pub fn variables_of(
         return Err("the inputs are images, not columns".into());
     }
     let mut out = Vec::with_capacity(schema.features.len());
-    let mut offset = 0;
-    for f in &schema.features {
+    for (offset, f) in schema.features_at() {
         match f {
             Feature::Categorical { categories, .. } => out.push(Variable::Onehot {
                 start: offset,
@@ -128,7 +127,6 @@ pub fn variables_of(
                 });
             }
         }
-        offset += f.width();
     }
     Ok(out)
 }

@@ -377,6 +377,16 @@ impl Schema {
         }
     }
 
+    /// Each feature with the index of its first model input (a categorical column spans
+    /// [`Feature::width`] inputs from there), in order.
+    pub fn features_at(&self) -> impl Iterator<Item = (usize, &Feature)> {
+        self.features.iter().scan(0, |at, f| {
+            let start = *at;
+            *at += f.width();
+            Some((start, f))
+        })
+    }
+
     /// The schema of images read from IDX files or folders: no columns, just the shape.
     pub fn for_images(shape: ImageShape) -> Schema {
         Schema {
