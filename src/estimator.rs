@@ -2091,9 +2091,12 @@ impl Clusterer {
         for w in &data.warnings {
             watch.warning(w);
         }
+        // known before training: say so now, not after it
         if method == Method::Lca {
-            // known before training: say so now, not after it
             lca_variables(&schema, &data.x)?;
+        }
+        if method == Method::GmmInputs {
+            gmm_input_columns(&schema)?;
         }
         let by_default = self.method.is_none() && method == Method::Kmeans;
         let (method, by_rule) = if by_default && discrete_table(&schema, &data.x) {

@@ -63,6 +63,36 @@ fn a_table_of_measurements_and_categories_is_clustered_on_its_measurements() {
     assert_eq!(stored["method"], "gmm-inputs");
     // the site's two one-hot inputs come first
     assert_eq!(stored["columns"], serde_json::json!([2, 3, 4, 5]));
+    // asked for on the site alone: nothing numeric to fit, refused before training
+    let no = d.path().join("no.csv");
+    let err = fails(
+        &[
+            "cluster",
+            &data,
+            "--k",
+            "3",
+            "--label-column",
+            "species",
+            "--categorical",
+            "site",
+            "--exclude",
+            "sepal_length,sepal_width,petal_length,petal_width",
+            "--method",
+            "gmm-inputs",
+            "-o",
+            &s(&no),
+        ],
+        2,
+    );
+    assert!(
+        err.contains(
+            "--method gmm-inputs clusters the numeric columns, and every column here is \
+             categorical (--method lca or kmeans cluster such data)"
+        ),
+        "{err}"
+    );
+    assert!(!err.contains("epoch"), "{err}");
+    assert!(!no.exists());
 }
 
 /// iris, 4 numeric columns without point masses: clustered by default by a full-covariance
