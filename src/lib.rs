@@ -17,6 +17,7 @@
 //! - [`cluster`]: K-means and GMM on latent means (linfa), K by silhouette;
 //! - [`latent_class`]: latent class analysis (a mixture of categorical distributions) for
 //!   tables of categorical and few-valued columns;
+//! - [`augment`]: random shifts and rotations of training images;
 //! - [`anomaly`]: thresholds (absolute, contamination) and the stored reference scores;
 //! - [`metrics`]: clustering ACC/NMI/ARI and anomaly ROC-AUC/AP;
 //! - [`modeldir`]: the on-disk model directory;
@@ -30,6 +31,7 @@
 //! FactorVAE; Burda et al. 2016 for importance weighting).
 
 pub mod anomaly;
+pub mod augment;
 pub mod backend;
 pub mod cluster;
 pub mod data;

@@ -12,6 +12,7 @@ use rand::SeedableRng;
 use rand_xoshiro::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 
+use crate::augment::Augment;
 use crate::data::Matrix;
 use crate::error::{Result, VaeError};
 use crate::model::loss::{capacity_objective, discriminator_loss};
@@ -77,6 +78,13 @@ pub struct TrainConfig {
     /// training burn's larger ε damps Adam's steps noticeably.
     #[config(default = 1e-8)]
     pub adam_epsilon: f64,
+    /// Image models: the largest random shift of a training image, a fraction of its width
+    /// and height (0: none; see [`crate::augment`]).
+    #[config(default = 0.0)]
+    pub augment_shift: f64,
+    /// Image models: the largest random rotation of a training image, in degrees (0: none).
+    #[config(default = 0.0)]
+    pub augment_degrees: f64,
 }
 
 /// Rows per step that suit `n_rows`: about a tenth of the data, a power of two in [16, 256].
@@ -158,7 +166,15 @@ impl TrainConfig {
         if self.disc_lr.is_nan() || self.disc_lr <= 0.0 {
             return bad(format!("--disc-lr must be > 0, got {}", self.disc_lr));
         }
-        Ok(())
+        self.augment().check()
+    }
+
+    /// The augmentation of training images these settings ask for.
+    pub fn augment(&self) -> Augment {
+        Augment {
+            shift: self.augment_shift,
+            degrees: self.augment_degrees,
+        }
     }
 }
 
@@ -369,6 +385,22 @@ fn evaluate<B: Backend>(
     total / idx.len() as f64
 }
 
+/// The rows `idx` of `x` as one batch buffer, each image moved at random when `shape` is
+/// given (an image model whose settings ask for augmentation).
+fn augmented(
+    x: &Matrix,
+    idx: &[usize],
+    shape: Option<crate::data::ImageShape>,
+    cfg: &TrainConfig,
+    rng: &mut Xoshiro256PlusPlus,
+) -> Vec<f32> {
+    let mut rows = x.gather_rows(idx);
+    if let Some(shape) = shape {
+        cfg.augment().apply(&mut rows, shape, rng);
+    }
+    rows
+}
+
 /// Trains a VAE on the rows of `x`, calling `on_epoch` after every epoch.
 ///
 /// The run is reproducible bit for bit on the CPU for a given seed (in a process that runs
@@ -439,9 +471,13 @@ pub fn train_from<B: AutodiffBackend>(
     } else {
         cfg.capacity_epochs
     };
+    // Training images moved at random, batch by batch, on the host (its own seeded stream,
+    // so that the shuffling is the same with and without).
+    let augment = vae.image.filter(|_| cfg.augment().is_active());
+    let mut augment_rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ 0x0061_7567_6d65_6e74);
     // The whole training matrix on the device, batches gathered there by index: one upload
     // instead of one per step (see [`data_on_device`]).
-    let resident = data_on_device::<B>(x, device).then(|| {
+    let resident = (augment.is_none() && data_on_device::<B>(x, device)).then(|| {
         Tensor::<B, 2>::from_data(TensorData::new(x.data.clone(), [x.rows, x.cols]), device)
     }); // [rows, input]
     let sync_every = sync_every();
@@ -492,7 +528,10 @@ pub fn train_from<B: AutodiffBackend>(
                     )
                 }
                 (None, _, Some(rows)) => Tensor::<B, 2>::from_data(
-                    TensorData::new(x.gather_rows(rows), [rows.len(), x.cols]),
+                    TensorData::new(
+                        augmented(x, rows, augment, cfg, &mut augment_rng),
+                        [rows.len(), x.cols],
+                    ),
                     device,
                 ),
                 (Some(all), Some(perm), None) => {
@@ -501,7 +540,10 @@ pub fn train_from<B: AutodiffBackend>(
                     all.clone().select(0, idx)
                 }
                 _ => Tensor::<B, 2>::from_data(
-                    TensorData::new(x.gather_rows(batch), [batch.len(), x.cols]),
+                    TensorData::new(
+                        augmented(x, batch, augment, cfg, &mut augment_rng),
+                        [batch.len(), x.cols],
+                    ),
                     device,
                 ),
             }; // [batch, input]

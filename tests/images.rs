@@ -1036,3 +1036,127 @@ fn one_class_image_anomalies_rank_other_digits_first() {
     let mean = aucs[1..].iter().sum::<f64>() / 3.0;
     assert!(mean >= 0.85, "{aucs:?}");
 }
+
+#[test]
+fn n2d_trains_on_moved_images_unless_told() {
+    let d = tmp();
+    let p = |f: &str| s(&d.path().join(f));
+    let (img, lab) = tiny_idx();
+    let config = |m: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(Path::new(m).join("config.json")).unwrap())
+            .unwrap()
+    };
+    let moved = "images moved at random (shifts up to 10% of their size, rotations up to 10°)";
+    // `cluster` on images (N2D by default): the training images are moved
+    let (_, err) = ok(&[
+        "cluster",
+        &img,
+        "--labels",
+        &lab,
+        "--k",
+        "10",
+        "--epochs",
+        "2",
+        "--save-model",
+        &p("m1"),
+        "-o",
+        &p("c1.csv"),
+    ]);
+    assert!(err.contains(moved), "{err}");
+    assert_eq!(config(&p("m1"))["train"]["augment_shift"], 0.1);
+    assert_eq!(config(&p("m1"))["train"]["augment_degrees"], 10.0);
+    // --augment none trains on the images as they are: another model, other latent means
+    let (_, err) = ok(&[
+        "cluster",
+        &img,
+        "--labels",
+        &lab,
+        "--k",
+        "10",
+        "--epochs",
+        "2",
+        "--augment",
+        "none",
+        "--save-model",
+        &p("m2"),
+        "-o",
+        &p("c2.csv"),
+    ]);
+    assert!(!err.contains("moved at random"), "{err}");
+    assert_eq!(config(&p("m2"))["train"]["augment_shift"], 0.0);
+    let (e1, _) = ok(&["embed", &img, "--model", &p("m1"), "-o", "-"]);
+    let (e2, _) = ok(&["embed", &img, "--model", &p("m2"), "-o", "-"]);
+    assert_ne!(latents(&e1), latents(&e2));
+    // `train` moves nothing unless asked; asked, it says how far
+    let (_, err) = ok(&["train", &img, "--epochs", "1", "-o", &p("m3")]);
+    assert!(!err.contains("moved at random"), "{err}");
+    let (_, err) = ok(&[
+        "train",
+        &img,
+        "--epochs",
+        "1",
+        "--augment",
+        "0.05,30",
+        "-o",
+        &p("m4"),
+    ]);
+    assert!(
+        err.contains("images moved at random (shifts up to 5% of their size, rotations up to 30°)"),
+        "{err}"
+    );
+    // a table is never moved, even by N2D
+    let (_, err) = ok(&[
+        "cluster",
+        &dataset("iris.csv"),
+        "--k",
+        "3",
+        "--label-column",
+        "species",
+        "--method",
+        "n2d",
+        "--epochs",
+        "2",
+        "-o",
+        &p("c5.csv"),
+    ]);
+    assert!(!err.contains("moved at random"), "{err}");
+    // out of range or unreadable: exit 2 before any work, nothing written
+    let err = fails(
+        &[
+            "cluster",
+            &img,
+            "--k",
+            "10",
+            "--augment",
+            "0.6,10",
+            "-o",
+            &p("c6.csv"),
+        ],
+        2,
+    );
+    assert!(
+        err.contains(
+            "--augment: the largest shift must be from 0 to 0.5 (a fraction of the image's \
+             size), got 0.6"
+        ),
+        "{err}"
+    );
+    let err = fails(
+        &[
+            "cluster",
+            &img,
+            "--k",
+            "10",
+            "--augment",
+            "10",
+            "-o",
+            &p("c6.csv"),
+        ],
+        2,
+    );
+    assert!(
+        err.contains("expected none or SHIFT,DEGREES (e.g. 0.1,10), got '10'"),
+        "{err}"
+    );
+    assert!(!Path::new(&p("c6.csv")).exists());
+}

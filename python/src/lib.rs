@@ -188,6 +188,7 @@ fn common(
     t.arch = parsed(d, "arch")?;
     t.likelihood = parsed(d, "likelihood")?;
     t.output_variance = parsed(d, "output_variance")?;
+    t.augment = parsed(d, "augment")?;
     if let Some(v) = parsed(d, "variant")? {
         t.variant = v;
     }

@@ -282,6 +282,14 @@ def test_images_are_the_command_lines():
     np.testing.assert_array_equal(labels, out["cluster"].to_numpy())
     np.testing.assert_array_equal(c.predict(X), labels)
     assert c.predict_proba(X).shape == (len(X), 10)  # N2D: a GMM on the manifold
+    # N2D trains on images moved at random unless told: augment="none" is the command line's
+    # --augment none
+    still = Clusterer(n_clusters=10, epochs=3, augment="none").fit_predict(X)
+    out_still = cli("cluster", idx, "--k", "10", "--epochs", "3", "--augment", "none")
+    np.testing.assert_array_equal(still, out_still["cluster"].to_numpy())
+    assert not np.array_equal(still, labels)
+    with pytest.raises(ValueError, match=r"augment: expected none or SHIFT,DEGREES \(e.g. 0.1,10\), got '0.1'"):
+        Clusterer(n_clusters=10, augment="0.1").fit(X)
     with pytest.raises(ValueError, match="pixel values must be in"):
         det.anomaly_score(X.astype(np.float32))
     with pytest.raises(ValueError, match="the images are 1x14x14 but the model takes 1x28x28"):

@@ -268,7 +268,9 @@ class Clusterer(_Params):
     "gmm-inputs", "lca", "vade" or "su" to choose. n_clusters="auto" chooses K by the
     silhouette of K-means on the latent means. Images (a 3-D array), and a table that looks
     like pixels (a square number of columns, 8×8 or more, of whole numbers on one range,
-    unless `scale` is given), are clustered with N2D."""
+    unless `scale` is given), are clustered with N2D; up to 5,000 images, the VAE trains on
+    images moved at random (augment="0.1,10": shifts of up to a tenth of the size,
+    rotations of up to 10°; augment="none" to train on the images as they are)."""
 
     def __init__(
         self,
@@ -293,6 +295,7 @@ class Clusterer(_Params):
         exclude=None,
         val_fraction=None,
         device=None,
+        augment=None,
         random_state=42,
     ):
         self.n_clusters = n_clusters
@@ -316,6 +319,7 @@ class Clusterer(_Params):
         self.exclude = exclude
         self.val_fraction = val_fraction
         self.device = device
+        self.augment = augment
         self.random_state = random_state
 
     def _load_native(self, path):

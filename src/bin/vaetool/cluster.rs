@@ -76,7 +76,7 @@ pub struct Args {
     /// Default: n2d for images (IDX, folders, --image-shape, and a table
     /// that looks like pixels — a square number of columns, 8×8 or more, of whole numbers on
     /// one range — unless --scale is given: MNIST ACC 0.9458 against 0.7892 for gmm and 0.7281
-    /// for kmeans, five seeds; the 8×8 digits 0.8336–0.8503 on two CPUs against 0.7307 as a table), gmm-inputs
+    /// for kmeans, five seeds; the 8×8 digits 0.8759 against 0.7307 as a table), gmm-inputs
     /// for tables of at most 30 numeric columns none of which has one value in more than a
     /// quarter of the rows, beside fewer categorical columns if any (a mixture follows each
     /// cluster's shape, which the latent means lose: iris ACC 0.9667 against 0.8600, penguins
