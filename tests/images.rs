@@ -1047,41 +1047,22 @@ fn n2d_trains_on_moved_images_unless_told() {
             .unwrap()
     };
     let moved = "images moved at random (shifts up to 10% of their size, rotations up to 10°)";
+    let cluster = |extra: &[&str], model: &str| {
+        let mut args = vec![
+            "cluster", &img, "--labels", &lab, "--k", "10", "--epochs", "2",
+        ];
+        args.extend_from_slice(extra);
+        let (m, c) = (p(model), p(&format!("{model}.csv")));
+        args.extend_from_slice(&["--save-model", &m, "-o", &c]);
+        ok(&args).1
+    };
     // `cluster` on images (N2D by default): the training images are moved
-    let (_, err) = ok(&[
-        "cluster",
-        &img,
-        "--labels",
-        &lab,
-        "--k",
-        "10",
-        "--epochs",
-        "2",
-        "--save-model",
-        &p("m1"),
-        "-o",
-        &p("c1.csv"),
-    ]);
+    let err = cluster(&[], "m1");
     assert!(err.contains(moved), "{err}");
     assert_eq!(config(&p("m1"))["train"]["augment_shift"], 0.1);
     assert_eq!(config(&p("m1"))["train"]["augment_degrees"], 10.0);
     // --augment none trains on the images as they are: another model, other latent means
-    let (_, err) = ok(&[
-        "cluster",
-        &img,
-        "--labels",
-        &lab,
-        "--k",
-        "10",
-        "--epochs",
-        "2",
-        "--augment",
-        "none",
-        "--save-model",
-        &p("m2"),
-        "-o",
-        &p("c2.csv"),
-    ]);
+    let err = cluster(&["--augment", "none"], "m2");
     assert!(!err.contains("moved at random"), "{err}");
     assert_eq!(config(&p("m2"))["train"]["augment_shift"], 0.0);
     let (e1, _) = ok(&["embed", &img, "--model", &p("m1"), "-o", "-"]);
@@ -1121,42 +1102,23 @@ fn n2d_trains_on_moved_images_unless_told() {
     ]);
     assert!(!err.contains("moved at random"), "{err}");
     // out of range or unreadable: exit 2 before any work, nothing written
-    let err = fails(
-        &[
-            "cluster",
-            &img,
-            "--k",
-            "10",
-            "--augment",
+    for (value, message) in [
+        (
             "0.6,10",
-            "-o",
-            &p("c6.csv"),
-        ],
-        2,
-    );
-    assert!(
-        err.contains(
             "--augment: the largest shift must be from 0 to 0.5 (a fraction of the image's \
-             size), got 0.6"
+             size), got 0.6",
         ),
-        "{err}"
-    );
-    let err = fails(
-        &[
-            "cluster",
-            &img,
-            "--k",
+        (
             "10",
-            "--augment",
-            "10",
-            "-o",
-            &p("c6.csv"),
-        ],
-        2,
-    );
-    assert!(
-        err.contains("expected none or SHIFT,DEGREES (e.g. 0.1,10), got '10'"),
-        "{err}"
-    );
+            "expected none or SHIFT,DEGREES (e.g. 0.1,10), got '10'",
+        ),
+    ] {
+        let out = p("c6.csv");
+        let err = fails(
+            &["cluster", &img, "--k", "10", "--augment", value, "-o", &out],
+            2,
+        );
+        assert!(err.contains(message), "{err}");
+    }
     assert!(!Path::new(&p("c6.csv")).exists());
 }
