@@ -78,10 +78,11 @@ pub mod defaults {
     pub const N2D_BETA: f64 = 0.1;
     /// The most images whose training images N2D moves at random unless told
     /// ([`super::cluster_training`]): on few images, which the step budget passes over 400
-    /// times or more, training on moved copies clustered better (ACC, medians of seeds: the 1,797 digits 0.8336 → 0.8759, 1,000 MNIST digits 0.7770 →
-    /// 0.8140; 5,000 MNIST digits even, 0.9123 → 0.9146 in mean); on 10,000 they cost
-    /// accuracy at the same budget (MNIST 0.9451 → 0.9419; Fashion-MNIST lower on both seeds
-    /// run, 0.6253 → 0.6138 and 0.6062 → 0.5757; benches/RESULTS.md).
+    /// times or more, training on moved copies clustered better (ACC, medians of seeds: the
+    /// 1,797 digits 0.8336 → 0.8759, 1,000 MNIST digits 0.7770 → 0.8140; 5,000 MNIST digits
+    /// even, 0.9123 → 0.9146 in mean); on 10,000 they cost accuracy at the same budget (MNIST
+    /// 0.9451 → 0.9419; Fashion-MNIST lower on both seeds run, 0.6253 → 0.6138 and 0.6062 →
+    /// 0.5757; benches/RESULTS.md).
     pub const AUGMENT_MAX_IMAGES: usize = 5_000;
     /// The widest table (in numeric model inputs) that `cluster` clusters by a GMM on its
     /// scaled inputs unless told ([`super::gaussian_table`]): the widest of the benchmark's
@@ -151,8 +152,8 @@ pub struct TrainParams {
     /// `anomalies` on images: fitted, see [`anomaly_training`]).
     pub output_variance: Option<OutputVariance>,
     /// Random shifts and rotations of training images (default: none, except `cluster`'s
-    /// N2D on few images: [`Augment::IMAGES`], see [`cluster_training`]). Tables are never
-    /// moved.
+    /// N2D on few images: [`Augment::IMAGES`], see [`cluster_training`]); asked for on a
+    /// table, an error.
     pub augment: Option<Augment>,
 }
 
@@ -328,11 +329,13 @@ impl TrainParams {
             EpochRule::Plain => default_epochs(x.rows, batch),
             EpochRule::OneStep => default_one_step_epochs(x.rows, batch).1,
         });
-        let mut cfg = self.train_config(epochs, batch);
-        if image.is_none() {
-            // tables are never moved (N2D asks for the augmentation of images by default)
-            cfg.augment_shift = 0.0;
-            cfg.augment_degrees = 0.0;
+        let cfg = self.train_config(epochs, batch);
+        if image.is_none() && cfg.augment().is_active() {
+            return Err(VaeError::Usage(
+                "--augment moves training images, and this data is a table (use --image-shape \
+                 for a CSV of pixels, or --augment none)"
+                    .into(),
+            ));
         }
         cfg.check()?;
         crate::train::check_variant(&vae, &cfg)?;
@@ -915,16 +918,16 @@ pub fn model_default_method(schema: &Schema, x: &Matrix) -> ClusterMethod {
     }
 }
 
-/// The training parameters of `cluster` by `method` on `rows` rows, unless `t` says
-/// otherwise: N2D trains with β = [`defaults::N2D_BETA`] and, on at most
-/// [`defaults::AUGMENT_MAX_IMAGES`] images, moves each training image at random
-/// ([`Augment::IMAGES`]: shifts of up to a tenth of its size, rotations of up to 10°, as
-/// DEC-DA; tables are never moved, see [`TrainParams::plan`]).
-pub fn cluster_training(t: &TrainParams, method: Method, rows: usize) -> TrainParams {
+/// The training parameters of `cluster` by `method`, unless `t` says otherwise; `images` is
+/// the number of images when the data are images (`None` for a table): N2D trains with β =
+/// [`defaults::N2D_BETA`] and, on at most [`defaults::AUGMENT_MAX_IMAGES`] images, moves
+/// each training image at random ([`Augment::IMAGES`]: shifts of up to a tenth of its size,
+/// rotations of up to 10°, as DEC-DA).
+pub fn cluster_training(t: &TrainParams, method: Method, images: Option<usize>) -> TrainParams {
     let mut t = t.clone();
     if method == Method::N2d {
         t.beta.get_or_insert(defaults::N2D_BETA);
-        if rows <= defaults::AUGMENT_MAX_IMAGES {
+        if images.is_some_and(|n| n <= defaults::AUGMENT_MAX_IMAGES) {
             t.augment.get_or_insert(Augment::IMAGES);
         }
     }
@@ -2049,7 +2052,7 @@ impl Clusterer {
         let method = self.method();
         match method.latent() {
             Some(latent) => {
-                cluster_training(&self.train, method, 0).check(Prior::Standard)?;
+                cluster_training(&self.train, method, None).check(Prior::Standard)?;
                 self.latent_clustering(latent).check(usize::MAX, "")
             }
             None => {
@@ -2187,7 +2190,8 @@ impl Clusterer {
         reference: Reference<'_>,
         watch: &mut dyn Watch,
     ) -> Result<(FittedClusterer, Prepared)> {
-        let t = cluster_training(&self.train, method, data.x.rows);
+        let images = schema.image.map(|_| data.x.rows);
+        let t = cluster_training(&self.train, method, images);
         let Some(latent) = method.latent() else {
             let prior = self.one_step_prior(method)?;
             let params = OneStepParams {
@@ -2375,20 +2379,26 @@ mod tests {
     #[test]
     fn n2d_moves_the_training_images_of_small_sets_only() {
         let t = TrainParams::default();
-        let few = cluster_training(&t, Method::N2d, defaults::AUGMENT_MAX_IMAGES);
+        let few = cluster_training(&t, Method::N2d, Some(defaults::AUGMENT_MAX_IMAGES));
         assert_eq!(few.augment, Some(Augment::IMAGES));
         assert_eq!(few.beta, Some(defaults::N2D_BETA));
-        let many = cluster_training(&t, Method::N2d, defaults::AUGMENT_MAX_IMAGES + 1);
+        let many = cluster_training(&t, Method::N2d, Some(defaults::AUGMENT_MAX_IMAGES + 1));
         assert_eq!(many.augment, None);
-        assert_eq!(many.beta, Some(defaults::N2D_BETA));
-        assert_eq!(cluster_training(&t, Method::Kmeans, 100).augment, None);
+        // a table is not images: N2D on it moves nothing
+        let table = cluster_training(&t, Method::N2d, None);
+        assert_eq!(table.augment, None);
+        assert_eq!(table.beta, Some(defaults::N2D_BETA));
+        assert_eq!(
+            cluster_training(&t, Method::Kmeans, Some(100)).augment,
+            None
+        );
         // the user's word stands either way
         let none = TrainParams {
             augment: Some("none".parse().unwrap()),
             ..TrainParams::default()
         };
         assert_eq!(
-            cluster_training(&none, Method::N2d, 100).augment,
+            cluster_training(&none, Method::N2d, Some(100)).augment,
             none.augment
         );
         let asked = TrainParams {
@@ -2396,7 +2406,7 @@ mod tests {
             ..TrainParams::default()
         };
         assert_eq!(
-            cluster_training(&asked, Method::N2d, 1_000_000).augment,
+            cluster_training(&asked, Method::N2d, Some(1_000_000)).augment,
             Some(Augment::IMAGES)
         );
     }

@@ -1085,10 +1085,11 @@ fn n2d_trains_on_moved_images_unless_told() {
         err.contains("images moved at random (shifts up to 5% of their size, rotations up to 30°)"),
         "{err}"
     );
-    // a table is never moved, even by N2D
-    let (_, err) = ok(&[
+    // a table is never moved: not by N2D's default, and asking for it is an error
+    let iris = dataset("iris.csv");
+    let table = [
         "cluster",
-        &dataset("iris.csv"),
+        &iris,
         "--k",
         "3",
         "--label-column",
@@ -1097,10 +1098,23 @@ fn n2d_trains_on_moved_images_unless_told() {
         "n2d",
         "--epochs",
         "2",
-        "-o",
-        &p("c5.csv"),
-    ]);
+    ];
+    let c5 = p("c5.csv");
+    let (_, err) = ok(&[&table[..], &["-o", &c5]].concat());
     assert!(!err.contains("moved at random"), "{err}");
+    let out = p("c7.csv");
+    let err = fails(
+        &[&table[..], &["--augment", "0.1,10", "-o", &out]].concat(),
+        2,
+    );
+    assert!(
+        err.contains(
+            "--augment moves training images, and this data is a table (use --image-shape for a \
+             CSV of pixels, or --augment none)"
+        ),
+        "{err}"
+    );
+    assert!(!Path::new(&out).exists());
     // out of range or unreadable: exit 2 before any work, nothing written
     for (value, message) in [
         (

@@ -234,7 +234,7 @@ pub struct TrainArgs {
     /// `cluster` with N2D (the default for images) on at most 5,000 images: 0.1,10, as DEC-DA
     /// (ACC, medians of seeds: 1,000 MNIST digits 0.7770 → 0.8140, the 1,797 8×8 digits
     /// 0.8336 → 0.8759; on 10,000 it costs accuracy; benches/RESULTS.md). Embedding and
-    /// scoring read the images as they are; tables are never moved.
+    /// scoring read the images as they are; on a table it is an error.
     #[arg(long)]
     pub augment: Option<vaetool::augment::Augment>,
     /// No progress output.
