@@ -4,6 +4,7 @@
 //! per epoch.
 
 use burn::module::AutodiffModule;
+use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
@@ -19,6 +20,7 @@ use crate::model::loss::{capacity_objective, discriminator_loss};
 use crate::model::{
     permute_dims, Discriminator, Likelihood, Objective, Prior, Vae, VaeConfig, Variant,
 };
+use crate::optim::{host_backend, HostAdam};
 
 /// The most epochs a run may ask for.
 pub const MAX_EPOCHS: usize = 1_000_000;
@@ -449,12 +451,17 @@ pub fn train_from<B: AutodiffBackend>(
         Some(m) => Vae::from_inner(m),
         None => vae.init(device),
     };
-    let mut optim = AdamConfig::new()
-        .with_epsilon(cfg.adam_epsilon as f32)
-        .with_grad_clipping(Some(burn::grad_clipping::GradientClippingConfig::Norm(
-            cfg.grad_clip as f32,
-        )))
-        .init::<B, Vae<B>>();
+    // Adam with the per-tensor norm clipping of burn's `with_grad_clipping`; on the CPU its
+    // update runs in one threaded pass per parameter, with burn's results (crate::optim).
+    let mut optim = OptimizerAdaptor::from(HostAdam::new(
+        0.9,
+        0.999,
+        cfg.adam_epsilon as f32,
+        host_backend::<B>(device),
+    ))
+    .with_grad_clipping(
+        burn::grad_clipping::GradientClippingConfig::Norm(cfg.grad_clip as f32).init(),
+    );
     let factor = vae.variant == Variant::Factor && objective == Objective::Elbo;
     let mut disc = factor.then(|| {
         (

@@ -72,6 +72,9 @@ def test_anomaly_scores_are_the_command_lines(breastw, tmp_path):
         loaded.anomaly_score(X),
         cli("anomalies", DATA / "breastw.csv", "--model", tmp_path / "cli", "--seed", "1")["score"].to_numpy(),
     )
+    # augment moves images; a table is refused before any training
+    with pytest.raises(ValueError, match="--augment moves training images, and this data is a table"):
+        AnomalyDetector(augment="0.1,10").fit(X)
 
 
 def test_clean_training_is_the_command_lines_train_option(breastw):
@@ -272,6 +275,11 @@ def test_images_are_the_command_lines():
     out_unit = cli("anomalies", idx, "--epochs", "3", "--output-variance", "unit")
     np.testing.assert_array_equal(unit.anomaly_score(X), out_unit["score"].to_numpy())
     assert not np.array_equal(unit.anomaly_score(X), out["score"].to_numpy())
+    # images moved at random while training, as the command line's --augment
+    moved = AnomalyDetector(epochs=3, augment="0.1,10").fit(X)
+    out_moved = cli("anomalies", idx, "--epochs", "3", "--augment", "0.1,10")
+    np.testing.assert_array_equal(moved.anomaly_score(X), out_moved["score"].to_numpy())
+    assert not np.array_equal(moved.anomaly_score(X), out["score"].to_numpy())
     with pytest.raises(ValueError, match=r"output_variance: unknown output variance 'some' \(expected unit or fitted\)"):
         AnomalyDetector(output_variance="some").fit(X)
     with pytest.raises(ValueError, match="--output-variance fitted needs the gaussian likelihood, not bernoulli"):

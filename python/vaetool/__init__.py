@@ -136,7 +136,9 @@ class AnomalyDetector(_Params):
     its negative ELBO — by default the robust one, with Student-t terms in place of the
     Gaussian's squared errors (`score="elbo"` for the plain ELBO; also "iwae", "recon"). On
     images (a 3-D array) the scores use output variances fitted on the training images
-    (`output_variance="unit"` for the training likelihood's).
+    (`output_variance="unit"` for the training likelihood's). No default moves the training
+    images; augment="0.1,10" trains on images shifted by up to a tenth of their size and
+    rotated by up to 10°, as the command line's --augment (images only).
 
     Parameters take scikit-learn's names where one exists (contamination, random_state) and
     the command line's flag names otherwise; None means the library's default.
@@ -166,6 +168,7 @@ class AnomalyDetector(_Params):
         exclude=None,
         val_fraction=None,
         device=None,
+        augment=None,
         random_state=42,
     ):
         self.contamination = contamination
@@ -190,6 +193,7 @@ class AnomalyDetector(_Params):
         self.exclude = exclude
         self.val_fraction = val_fraction
         self.device = device
+        self.augment = augment
         self.random_state = random_state
 
     def _load_native(self, path):
