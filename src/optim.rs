@@ -20,6 +20,9 @@ use rayon::prelude::*;
 /// Elements per thread's share of a parameter; smaller tensors are updated on one thread.
 const CHUNK: usize = 1 << 15;
 
+/// One chunk of a parameter, its two moments and its gradient, as rayon's zips hand them out.
+type Chunk<'a> = (((&'a mut [f32], &'a mut [f32]), &'a mut [f32]), &'a [f32]);
+
 /// Adam (no weight decay, no AMSGrad), on the host when `host` is set, else burn's [`Adam`].
 #[derive(Clone)]
 pub struct HostAdam {
@@ -47,11 +50,6 @@ impl HostAdam {
             host,
             adam,
         }
-    }
-
-    /// Whether the updates run on the host.
-    pub fn on_host(&self) -> bool {
-        self.host
     }
 }
 
@@ -126,7 +124,7 @@ impl<B: Backend> SimpleOptimizer<B> for HostAdam {
         };
         // (branch-free loops over zipped slices, the constants copied in: the compiler
         // vectorizes them)
-        let chunk = move |(((p, m), v), g): (((&mut [f32], &mut [f32]), &mut [f32]), &[f32])| {
+        let chunk = move |(((p, m), v), g): Chunk<'_>| {
             let all = p.iter_mut().zip(m.iter_mut()).zip(v.iter_mut()).zip(g);
             if first {
                 for (((p, m), v), &g) in all {
