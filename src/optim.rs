@@ -167,9 +167,11 @@ mod tests {
     use super::*;
     use crate::backend::CpuTrain;
     use burn::module::Module;
+    use burn::module::Param;
     use burn::nn::{Linear, LinearConfig};
     use burn::optim::{GradientsParams, Optimizer};
-    use burn::tensor::Distribution;
+    use rand::SeedableRng;
+    use rand_distr::Distribution;
 
     /// Two layers, one large enough to be split across threads.
     #[derive(Module, Debug)]
@@ -190,16 +192,44 @@ mod tests {
     /// and returns both final weights.
     fn both(steps: usize, epsilon: f32) -> (Vec<f32>, Vec<f32>) {
         let device = Default::default();
-        // two networks drawn from the same seed (not clones: no buffer shared between runs)
-        let init = || {
-            CpuTrain::seed(&device, 7);
-            Net::<CpuTrain> {
-                a: LinearConfig::new(300, 200).init(&device),
-                b: LinearConfig::new(200, 3).init(&device),
-            }
+        // Weights and inputs come from a seeded generator of this test's own, never from
+        // burn's global RNG, which the other tests of this binary draw from in parallel.
+        let mut rng = rand_xoshiro::Xoshiro256PlusPlus::seed_from_u64(7);
+        let mut draw = |shape: [usize; 2], scale: f32| {
+            let values: Vec<f32> = (0..shape[0] * shape[1])
+                .map(|_| {
+                    let z: f32 = rand_distr::StandardNormal.sample(&mut rng);
+                    scale * z
+                })
+                .collect();
+            TensorData::new(values, shape)
         };
-        let xs: Vec<Tensor<CpuTrain, 2>> = (0..steps)
-            .map(|_| Tensor::random([16, 300], Distribution::Normal(0.0, 1.0), &device))
+        let (wa, ba, wb, bb) = (
+            draw([300, 200], 0.06),
+            draw([1, 200], 0.06),
+            draw([200, 3], 0.07),
+            draw([1, 3], 0.07),
+        );
+        let xs: Vec<TensorData> = (0..steps).map(|_| draw([16, 300], 1.0)).collect();
+        // two networks built from the same numbers (not clones: no buffer shared between runs)
+        let init = || {
+            let param2 = |d: &TensorData| Param::from_tensor(Tensor::from_data(d.clone(), &device));
+            let param1 = |d: &TensorData| {
+                Param::from_tensor(
+                    Tensor::<CpuTrain, 2>::from_data(d.clone(), &device).flatten(0, 1),
+                )
+            };
+            let mut a = LinearConfig::new(300, 200).init(&device);
+            let mut b = LinearConfig::new(200, 3).init(&device);
+            a.weight = param2(&wa);
+            a.bias = Some(param1(&ba));
+            b.weight = param2(&wb);
+            b.bias = Some(param1(&bb));
+            Net::<CpuTrain> { a, b }
+        };
+        let xs: Vec<Tensor<CpuTrain, 2>> = xs
+            .into_iter()
+            .map(|d| Tensor::from_data(d, &device))
             .collect();
         let clip = || burn::grad_clipping::GradientClippingConfig::Norm(1.0).init();
         let burns = AdamConfig::new()
