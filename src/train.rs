@@ -3,7 +3,7 @@
 //! NaN guard. No host sync per step: epoch losses are accumulated on the device and read once
 //! per epoch.
 
-use burn::module::AutodiffModule;
+use burn::module::{AutodiffModule, ModuleMapper, Param};
 use burn::optim::adaptor::OptimizerAdaptor;
 use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
@@ -417,6 +417,22 @@ pub fn train<B: AutodiffBackend>(
     train_from::<B>(x, vae, cfg, device, None, Objective::Elbo, on_epoch)
 }
 
+/// Marks every float parameter of `module` as trained. burn keeps a parameter's "needs a
+/// gradient" flag through `valid`/`from_inner`, but a parameter made on the plain backend (the
+/// mixture `Vae::set_mixture` puts into a pretrained model, weights loaded from a model
+/// directory) carries `false`: without this, training from such a model leaves it where it
+/// was.
+pub fn trainable<B: AutodiffBackend, M: Module<B>>(module: M) -> M {
+    struct RequireGrad;
+    impl<B: Backend> ModuleMapper<B> for RequireGrad {
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<B, D>>) -> Param<Tensor<B, D>> {
+            let (id, tensor, mapper) = param.consume();
+            Param::from_mapped_value(id, tensor.require_grad(), mapper)
+        }
+    }
+    module.map(&mut RequireGrad)
+}
+
 /// [`train`] from given starting weights (fresh ones when `init` is `None`) and for a given
 /// objective: the building block of pretraining followed by training.
 pub fn train_from<B: AutodiffBackend>(
@@ -448,7 +464,7 @@ pub fn train_from<B: AutodiffBackend>(
         ));
     }
     let mut model: Vae<B> = match init {
-        Some(m) => Vae::from_inner(m),
+        Some(m) => trainable(Vae::from_inner(m)),
         None => vae.init(device),
     };
     // Adam with the per-tensor norm clipping of burn's `with_grad_clipping`; on the CPU its
