@@ -42,6 +42,9 @@ pub enum ClusterMethod {
     /// table's columns (not on the latent means): the default for tables whose every column is
     /// categorical or takes a few values ([`crate::latent_class`]).
     Lca,
+    /// N2D's clusters refined by deep embedded clustering ([`crate::refine`]): Student's t
+    /// assignments of the (refined) encoder's latent means to centres.
+    Dec,
 }
 
 impl ClusterMethod {
@@ -72,8 +75,10 @@ impl FromStr for ClusterMethod {
             "n2d" => Ok(Self::N2d),
             "gmm-inputs" => Ok(Self::GmmInputs),
             "lca" => Ok(Self::Lca),
+            "dec" => Ok(Self::Dec),
             _ => Err(format!(
-                "unknown clustering method '{s}' (expected kmeans, gmm, n2d, gmm-inputs or lca)"
+                "unknown clustering method '{s}' (expected kmeans, gmm, n2d, dec, gmm-inputs or \
+                 lca)"
             )),
         }
     }
@@ -109,7 +114,7 @@ impl ClusterParams {
         if self.n_init == 0 {
             return Err(VaeError::Usage("--n-init must be at least 1".into()));
         }
-        if self.method == ClusterMethod::N2d {
+        if matches!(self.method, ClusterMethod::N2d | ClusterMethod::Dec) {
             UmapParams::new(self.k, self.seed)
                 .with_neighbors(self.neighbors)
                 .check(n_rows)?;
@@ -153,6 +158,11 @@ pub enum Fitted {
     Lca {
         /// The fitted classes.
         model: Box<LatentClassModel>,
+    },
+    /// Deep embedded clustering: Student's t kernel on the refined encoder's latent means.
+    Dec {
+        /// The cluster centres in the latent space, one row each.
+        centers: Vec<Vec<f32>>,
     },
 }
 
@@ -287,6 +297,11 @@ impl Fitted {
                 "--method lca reads the table's columns: fit it with Fitted::fit_latent_class"
                     .into(),
             )),
+            ClusterMethod::Dec => Err(VaeError::Usage(
+                "--method dec trains the network further while it clusters: it cannot \
+                 re-cluster a saved model (run `cluster DATA --method dec` without --model)"
+                    .into(),
+            )),
             ClusterMethod::GmmInputs => Self::fit_gmm_inputs(latents, None, params),
         }
     }
@@ -341,6 +356,7 @@ impl Fitted {
         match self {
             Fitted::Kmeans { model } => model.centroids().nrows(),
             Fitted::Lca { model } => model.k(),
+            Fitted::Dec { centers } => centers.len(),
             Fitted::Gmm { model } | Fitted::N2d { model, .. } | Fitted::GmmInputs { model, .. } => {
                 model.weights().len()
             }
@@ -355,6 +371,7 @@ impl Fitted {
             Fitted::N2d { .. } => ClusterMethod::N2d,
             Fitted::GmmInputs { .. } => ClusterMethod::GmmInputs,
             Fitted::Lca { .. } => ClusterMethod::Lca,
+            Fitted::Dec { .. } => ClusterMethod::Dec,
         }
     }
 
@@ -398,6 +415,18 @@ impl Fitted {
                 gmm_probabilities(model, to_array(&umap.transform(latents)?).view())
             }
             Fitted::Lca { model } => model.predict_proba(latents)?,
+            Fitted::Dec { centers } => {
+                let latent = centers.first().map_or(0, |c| c.len());
+                if latent != latents.cols {
+                    return Err(VaeError::Model(format!(
+                        "the clustering's centres have {latent} dimensions but the latent means \
+                         have {}",
+                        latents.cols
+                    )));
+                }
+                let c = Matrix::new(centers.len(), latent, centers.concat());
+                crate::refine::soft_assignments(latents, &c)
+            }
         };
         Ok(Assignment {
             labels: (0..probs.rows)

@@ -295,6 +295,44 @@ pub fn train_on(
     }
 }
 
+/// [`crate::refine::refine`] of a VAE of the CPU backend on the chosen device; the refined
+/// network comes back on the CPU backend.
+#[allow(clippy::too_many_arguments)]
+#[cfg_attr(not(feature = "cuda"), allow(unused_variables))]
+pub fn refine_on(
+    compute: &Compute,
+    model: &Vae<Cpu>,
+    vae: &VaeConfig,
+    x: &Matrix,
+    labels: &[usize],
+    k: usize,
+    cfg: &crate::refine::RefineConfig,
+    on_epoch: &mut dyn FnMut(&crate::refine::RefineEpoch),
+) -> Result<crate::refine::Refined<Cpu>> {
+    match compute {
+        Compute::Cpu => crate::refine::refine::<CpuTrain>(
+            model.clone(),
+            x,
+            labels,
+            k,
+            cfg,
+            &Default::default(),
+            on_epoch,
+        ),
+        #[cfg(feature = "cuda")]
+        Compute::Cuda(d) => {
+            let on_gpu = move_model::<Cpu, crate::backend::Gpu>(model, vae, d)?;
+            let r = crate::refine::refine::<crate::backend::GpuTrain>(
+                on_gpu, x, labels, k, cfg, d, on_epoch,
+            )?;
+            Ok(crate::refine::Refined {
+                model: move_model::<_, Cpu>(&r.model, vae, &Default::default())?,
+                centers: r.centers,
+            })
+        }
+    }
+}
+
 /// [`train_one_step`] on the chosen device; the network comes back on the CPU backend.
 pub fn train_one_step_on(
     compute: &Compute,

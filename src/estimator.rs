@@ -727,6 +727,9 @@ pub enum Method {
     Gmm,
     /// N2D: a GMM on a UMAP manifold of the latent means.
     N2d,
+    /// N2D's clusters refined by deep embedded clustering on moved images ([`crate::refine`]):
+    /// the encoder and the cluster centres are trained further.
+    Dec,
     /// A full-covariance GMM on the scaled inputs (the VAE is trained all the same, for the
     /// saved model): the default for tables of a few continuous columns ([`gaussian_table`]).
     GmmInputs,
@@ -746,13 +749,14 @@ impl std::str::FromStr for Method {
             "kmeans" => Ok(Method::Kmeans),
             "gmm" => Ok(Method::Gmm),
             "n2d" => Ok(Method::N2d),
+            "dec" => Ok(Method::Dec),
             "gmm-inputs" => Ok(Method::GmmInputs),
             "lca" => Ok(Method::Lca),
             "vade" => Ok(Method::Vade),
             "su" => Ok(Method::Su),
             _ => Err(format!(
-                "unknown clustering method '{s}' (expected kmeans, gmm, n2d, gmm-inputs, lca, \
-                 vade or su)"
+                "unknown clustering method '{s}' (expected kmeans, gmm, n2d, dec, gmm-inputs, \
+                 lca, vade or su)"
             )),
         }
     }
@@ -765,6 +769,7 @@ impl Method {
             ClusterMethod::Kmeans => Method::Kmeans,
             ClusterMethod::Gmm => Method::Gmm,
             ClusterMethod::N2d => Method::N2d,
+            ClusterMethod::Dec => Method::Dec,
             ClusterMethod::GmmInputs => Method::GmmInputs,
             ClusterMethod::Lca => Method::Lca,
         }
@@ -777,6 +782,7 @@ impl Method {
             Method::Kmeans => Some(ClusterMethod::Kmeans),
             Method::Gmm => Some(ClusterMethod::Gmm),
             Method::N2d => Some(ClusterMethod::N2d),
+            Method::Dec => Some(ClusterMethod::Dec),
             Method::GmmInputs => Some(ClusterMethod::GmmInputs),
             Method::Lca => Some(ClusterMethod::Lca),
             Method::Vade | Method::Su => None,
@@ -789,6 +795,7 @@ impl Method {
             Method::Kmeans => "K-means",
             Method::Gmm => "GMM",
             Method::N2d => "N2D",
+            Method::Dec => "DEC",
             Method::GmmInputs => "GMM on the inputs",
             Method::Lca => "latent classes",
             Method::Vade => "VaDE",
@@ -925,7 +932,7 @@ pub fn model_default_method(schema: &Schema, x: &Matrix) -> ClusterMethod {
 /// rotations of up to 10°, as DEC-DA).
 pub fn cluster_training(t: &TrainParams, method: Method, images: Option<usize>) -> TrainParams {
     let mut t = t.clone();
-    if method == Method::N2d {
+    if matches!(method, Method::N2d | Method::Dec) {
         t.beta.get_or_insert(defaults::N2D_BETA);
         if images.is_some_and(|n| n <= defaults::AUGMENT_MAX_IMAGES) {
             t.augment.get_or_insert(Augment::IMAGES);
@@ -985,7 +992,9 @@ impl LatentClustering {
         schema: &Schema,
         watch: &mut dyn Watch,
     ) -> Result<Fitted> {
-        if self.method == ClusterMethod::N2d && mu.rows > crate::cluster::N2D_MAX_FIT_ROWS {
+        if matches!(self.method, ClusterMethod::N2d | ClusterMethod::Dec)
+            && mu.rows > crate::cluster::N2D_MAX_FIT_ROWS
+        {
             watch.note(&format!(
                 "n2d: the manifold is laid out on a random {} of the {} rows; the others are \
                  placed on it like new rows",
@@ -2213,15 +2222,31 @@ impl Clusterer {
             };
             return Ok((fitted, training));
         };
-        let clustering = self.latent_clustering(latent);
-        let m = train_prepared(schema, data, &t, watch)?;
-        let (mu, _) = infer::embed(&m.model, &m.data.x, &Default::default());
+        let refined = latent == ClusterMethod::Dec;
+        // DEC starts from N2D's clusters
+        let clustering = self.latent_clustering(if refined { ClusterMethod::N2d } else { latent });
+        let mut m = train_prepared(schema, data, &t, watch)?;
+        let (mut mu, _) = infer::embed(&m.model, &m.data.x, &Default::default());
         let schema = &m.config.schema;
         let first = clustering.fit_watched(&mu, &m.data.x, schema, watch);
-        let fitted = or_kmeans(first, by_rule, watch, |w| {
+        let mut fitted = or_kmeans(first, by_rule, watch, |w| {
             self.latent_clustering(ClusterMethod::Kmeans)
                 .fit_watched(&mu, &m.data.x, schema, w)
         })?;
+        if refined {
+            let start = fitted.predict(&mu)?.labels;
+            let tc = &m.config.train;
+            let cfg = crate::refine::RefineConfig::for_training(
+                m.data.x.rows,
+                tc.epochs * m.data.x.rows.div_ceil(tc.batch_size),
+                m.config.schema.image,
+                t.seed,
+            );
+            let (model, f) = refine_watched(&m, &start, fitted.k(), &cfg, &t, watch)?;
+            m.model = model;
+            fitted = f;
+            mu = infer::embed(&m.model, &m.data.x, &Default::default()).0;
+        }
         let training = fitted.predict(rows_of(&fitted, &mu, &m.data.x))?;
         let anomaly = reference_of(&m, &t, &reference, Some(&fitted), watch)?;
         let data = m.data.clone();
@@ -2235,6 +2260,61 @@ impl Clusterer {
             data,
         ))
     }
+}
+
+/// DEC's refinement of the trained model `m` from the clusters `start` (of `k`), on the device
+/// `t` asks for, telling `watch` its plan and epochs: the refined network and its clustering.
+fn refine_watched(
+    m: &TrainedModel,
+    start: &[usize],
+    k: usize,
+    cfg: &crate::refine::RefineConfig,
+    t: &TrainParams,
+    watch: &mut dyn Watch,
+) -> Result<(Vae<Cpu>, Fitted)> {
+    watch.info(&format!(
+        "dec: refining the encoder from N2D's {k} clusters: {} epochs of batch {} ({} with \
+         N2D's clusters as targets, then DEC's), {}",
+        cfg.epochs,
+        cfg.batch_size,
+        cfg.warm_epochs,
+        match cfg.image {
+            Some(_) => format!("images moved: {}", cfg.augment.describe()),
+            None => "rows as they are".into(),
+        }
+    ));
+    let compute = watch.device(
+        t.device,
+        Workload::training(&m.config.model, cfg.batch_size),
+    )?;
+    let start_time = std::time::Instant::now();
+    // about ten lines, the last epoch's among them
+    let every = cfg.epochs.div_ceil(10);
+    let r = crate::device::refine_on(
+        &compute,
+        &m.model,
+        &m.config.model,
+        &m.data.x,
+        start,
+        k,
+        cfg,
+        &mut |e| {
+            if e.epoch % every == 0 || e.epoch == cfg.epochs {
+                watch.info(&format!(
+                    "dec: epoch {}/{}: loss {:.4}, {:.2}% of the rows changed cluster [{:.1}s]",
+                    e.epoch,
+                    cfg.epochs,
+                    e.loss,
+                    100.0 * e.changed,
+                    start_time.elapsed().as_secs_f64()
+                ));
+            }
+        },
+    )?;
+    let centers = (0..r.centers.rows)
+        .map(|j| r.centers.row(j).to_vec())
+        .collect();
+    Ok((r.model, Fitted::Dec { centers }))
 }
 
 /// The anomaly reference of a clusterer's model as `reference` asks (saving the model with it

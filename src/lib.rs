@@ -51,6 +51,7 @@ pub mod optim;
 pub mod output;
 pub mod picture;
 pub mod plot;
+pub mod refine;
 mod skeleton;
 pub mod stream;
 pub mod train;

@@ -269,7 +269,8 @@ class Clusterer(_Params):
     with one value in more than a quarter of the rows, beside fewer categorical ones, which
     it leaves out) a full-covariance GMM on the scaled numeric columns ("gmm-inputs"); for tables whose every column is categorical or takes at most 10
     values a latent class model on the columns ("lca"); method="kmeans", "gmm", "n2d",
-    "gmm-inputs", "lca", "vade" or "su" to choose. n_clusters="auto" chooses K by the
+    "dec" (N2D refined by deep embedded clustering), "gmm-inputs", "lca", "vade" or "su" to
+    choose. n_clusters="auto" chooses K by the
     silhouette of K-means on the latent means. Images (a 3-D array), and a table that looks
     like pixels (a square number of columns, 8×8 or more, of whole numbers on one range,
     unless `scale` is given), are clustered with N2D; up to 5,000 images, the VAE trains on
@@ -368,7 +369,7 @@ class Clusterer(_Params):
             p = f.predict_proba(*_columns(X, "X"))
         if p is None:
             raise ValueError(
-                "K-means assigns hard clusters: use method='gmm', 'n2d', 'gmm-inputs', 'lca', 'vade' or 'su'"
+                "K-means assigns hard clusters: use method='gmm', 'n2d', 'dec', 'gmm-inputs', 'lca', 'vade' or 'su'"
             )
         return np.asarray(p, dtype="float64")
 
