@@ -434,7 +434,7 @@ fn estimators_give_the_command_lines_numbers_and_share_its_model_directories() {
             .to_string(),
         "an ensemble of 3 models is not one model directory: fit one model (ensemble 1) to save it"
     );
-    // and clustering images through `fit_input`: N2D by default, as the command line
+    // and clustering images through `fit_input`: N2D by default (few images), as the command line
     let c = Clusterer::new(10);
     let mut c = Clusterer {
         train: vaetool::estimator::TrainParams {

@@ -1056,7 +1056,7 @@ fn n2d_trains_on_moved_images_unless_told() {
         args.extend_from_slice(&["--save-model", &m, "-o", &c]);
         ok(&args).1
     };
-    // `cluster` on images (N2D by default): the training images are moved
+    // `cluster` on few images (N2D by default): the training images are moved
     let err = cluster(&[], "m1");
     assert!(err.contains(moved), "{err}");
     assert_eq!(config(&p("m1"))["train"]["augment_shift"], 0.1);
@@ -1205,4 +1205,30 @@ fn dec_refines_n2d_and_its_saved_centres_assign_the_same_clusters() {
         "{err3}"
     );
     assert!(!Path::new(&c3).exists());
+}
+
+#[test]
+fn more_than_five_thousand_images_are_refined_by_dec_unless_told() {
+    // 5,200 images: the 200 tiny digits 26 times over (one epoch: the rule, not accuracy)
+    let d = tmp();
+    let (n, pixels) = tiny_pixels();
+    let idx: Vec<usize> = (0..26 * n).map(|i| i % n).collect();
+    let img = s(&d.path().join("many-images-idx3-ubyte"));
+    write_idx_images(Path::new(&img), &pixels, &idx);
+    let out = s(&d.path().join("c.csv"));
+    let (_, err) = ok(&["cluster", &img, "--k", "10", "--epochs", "1", "-o", &out]);
+    assert!(
+        err.contains(&format!(
+            "{img}: 5200 images: N2D's clusters refined by DEC on moved images (--method dec; \
+             --method n2d for N2D alone, the default up to 5000 images)"
+        )),
+        "{err}"
+    );
+    // the VAE trains on the images as they are; DEC moves them
+    assert!(!err.contains("images moved at random"), "{err}");
+    assert!(
+        err.contains("dec: refining the encoder from N2D's 10 clusters"),
+        "{err}"
+    );
+    assert!(err.contains("5200 rows in 10 clusters (DEC)"), "{err}");
 }

@@ -273,7 +273,8 @@ class Clusterer(_Params):
     choose. n_clusters="auto" chooses K by the
     silhouette of K-means on the latent means. Images (a 3-D array), and a table that looks
     like pixels (a square number of columns, 8×8 or more, of whole numbers on one range,
-    unless `scale` is given), are clustered with N2D; up to 5,000 images, the VAE trains on
+    unless `scale` is given), are clustered with N2D, refined by DEC ("dec") above 5,000
+    images; up to 5,000 images, the VAE trains on
     images moved at random (augment="0.1,10": shifts of up to a tenth of the size,
     rotations of up to 10°; augment="none" to train on the images as they are)."""
 
