@@ -822,8 +822,8 @@ impl Method {
 
 /// The clustering method of `cluster` unless told: N2D for images (IDX, folders, a CSV of
 /// pixels: MNIST ACC 0.9451 against 0.7892 for gmm and 0.7281 for kmeans, five seeds), which
-/// [`image_method`] refines by DEC on many images, K-means for tables (best of the four on the 16-table benchmark; benches/RESULTS.md) —
-/// which [`Clusterer::fit_input`] turns into [`Method::GmmInputs`] for a [`gaussian_table`].
+/// [`image_method`] refines by DEC on many images, K-means for tables (best of the four on the
+/// 16-table benchmark; benches/RESULTS.md) — which [`Clusterer::fit_input`] turns into [`Method::GmmInputs`] for a [`gaussian_table`].
 pub fn default_method(kind: InputKind) -> Method {
     if kind.is_images() {
         Method::N2d
@@ -2100,8 +2100,8 @@ impl Clusterer {
     }
 
     /// Trains on an input (a table, a table of pixels, images) read with `o` and clusters its
-    /// rows, with the method for that kind of input ([`image_method`] for images, K-means for tables,
-    /// unless `method` says otherwise); `reference` says what becomes of the anomaly
+    /// rows, with the method for that kind of input ([`image_method`] for images, K-means for
+    /// tables, unless `method` says otherwise); `reference` says what becomes of the anomaly
     /// reference (see [`Reference`]: saving writes the model directory at once). `watch` sees
     /// the training. Returns the fitted clusterer and the training rows as prepared.
     pub fn fit_input(

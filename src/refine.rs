@@ -186,25 +186,6 @@ pub fn sharpened_targets(q: &Matrix) -> Matrix {
     Matrix::new(q.rows, k, out)
 }
 
-/// The mean latent of the rows of each of `k` clusters (`k × latent`; a cluster without rows
-/// at the origin).
-pub fn cluster_means(z: &Matrix, labels: &[usize], k: usize) -> Matrix {
-    let mut sums = vec![0f64; k * z.cols];
-    let mut counts = vec![0usize; k];
-    for (i, &c) in labels.iter().enumerate() {
-        counts[c] += 1;
-        for (s, v) in sums[c * z.cols..(c + 1) * z.cols].iter_mut().zip(z.row(i)) {
-            *s += f64::from(*v);
-        }
-    }
-    let data = sums
-        .iter()
-        .enumerate()
-        .map(|(i, s)| (s / counts[i / z.cols].max(1) as f64) as f32)
-        .collect();
-    Matrix::new(k, z.cols, data)
-}
-
 /// Refines `model`'s encoder and the centres from the clusters `labels` (`0..k`) of the rows
 /// of `x` (images moved as `cfg` says), calling `on_epoch` with each finished epoch's
 /// [`RefineEpoch`].
@@ -225,11 +206,12 @@ pub fn refine<B: AutodiffBackend>(
         )));
     }
     let (mu, _) = crate::infer::embed(&model, x, device);
-    let centers = cluster_means(&mu, labels, k);
+    // the centres start at the mean latent of each cluster (of all rows for an empty one)
+    let (_, centers, _) = crate::cluster::mixture_from_labels(&mu, labels, k);
     let mut dec = Dec::<B> {
         vae: crate::train::trainable(Vae::from_inner(model)),
         centers: Param::from_tensor(Tensor::from_data(
-            TensorData::new(centers.data, [k, mu.cols]),
+            TensorData::new(centers, [k, mu.cols]),
             device,
         )),
     };
@@ -338,18 +320,11 @@ mod tests {
         // targets: q² / f with f = (1, 1): (9/16, 1/16) normalised = (0.9, 0.1)
         let p = sharpened_targets(&q);
         assert!((p.data[0] - 0.9).abs() < 1e-6 && (p.data[1] - 0.1).abs() < 1e-6);
-        // a frequent cluster is damped: three rows at q = (0.5, 0.5)... with one at (0.9, 0.1)
+        // a frequent cluster is damped: a row at q = (0.5, 0.5) beside one at (0.9, 0.1)
         let q = Matrix::new(2, 2, vec![0.9, 0.1, 0.5, 0.5]);
         let p = sharpened_targets(&q);
         // f = (1.4, 0.6): row 2 → (0.25/1.4, 0.25/0.6) normalised, the rarer cluster favoured
         assert!(p.data[3] > p.data[2]);
         assert!((p.data[2] + p.data[3] - 1.0).abs() < 1e-6);
-    }
-
-    #[test]
-    fn cluster_means_average_each_clusters_rows() {
-        let z = Matrix::new(3, 2, vec![0.0, 2.0, 2.0, 4.0, 5.0, 5.0]);
-        let m = cluster_means(&z, &[0, 0, 2], 3);
-        assert_eq!(m.data, vec![1.0, 3.0, 0.0, 0.0, 5.0, 5.0]);
     }
 }
