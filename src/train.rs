@@ -403,6 +403,33 @@ fn augmented(
     rows
 }
 
+/// Runs `body` with the host batches of one epoch, `rows` (row indices of `x`, one list per
+/// step), gathered (and moved, when `shape` is given) on a second thread a couple of steps
+/// ahead of the training that reads them: on the CPU the gather and the warp of the images
+/// then overlap the matrix products instead of sitting between them. The batches and the
+/// random draws are those of gathering in the loop, in the same order, so the results are
+/// the same bit for bit. If `body` stops early the producer stops at its next batch.
+fn with_host_batches<R>(
+    x: &Matrix,
+    rows: &[Vec<usize>],
+    shape: Option<crate::data::ImageShape>,
+    cfg: &TrainConfig,
+    rng: &mut Xoshiro256PlusPlus,
+    body: impl FnOnce(&mut dyn Iterator<Item = Vec<f32>>) -> R,
+) -> R {
+    std::thread::scope(|s| {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(2);
+        s.spawn(move || {
+            for idx in rows {
+                if tx.send(augmented(x, idx, shape, cfg, rng)).is_err() {
+                    break;
+                }
+            }
+        });
+        body(&mut rx.into_iter())
+    })
+}
+
 /// Trains a VAE on the rows of `x`, calling `on_epoch` after every epoch.
 ///
 /// The run is reproducible bit for bit on the CPU for a given seed (in a process that runs
@@ -534,86 +561,110 @@ pub fn train_from<B: AutodiffBackend>(
             let idx: Vec<i32> = order.iter().map(|&i| i as i32).collect();
             Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [order.len()]), device)
         }); // [train rows]
-        for (b, batch) in order.chunks(cfg.batch_size).enumerate() {
-            // the padded batch: the real rows, then rows of the batch again up to the size
-            let pad = pad_mask
-                .as_ref()
-                .filter(|_| batch.len() < cfg.batch_size)
-                .map(|m| (m, batch.len()));
-            let padded: Option<Vec<usize>> =
-                pad.map(|_| batch.iter().cycle().take(cfg.batch_size).copied().collect());
-            let xb = match (&resident, &perm, &padded) {
-                (Some(all), _, Some(rows)) => {
-                    let idx: Vec<i32> = rows.iter().map(|&i| i as i32).collect();
-                    all.clone().select(
-                        0,
-                        Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [rows.len()]), device),
-                    )
+            // the rows of each step when the batches are made on the host (padded as below)
+        let host_rows: Vec<Vec<usize>> = if resident.is_some() {
+            Vec::new()
+        } else {
+            order
+                .chunks(cfg.batch_size)
+                .map(|batch| match &pad_mask {
+                    Some(_) if batch.len() < cfg.batch_size => {
+                        batch.iter().cycle().take(cfg.batch_size).copied().collect()
+                    }
+                    _ => batch.to_vec(),
+                })
+                .collect()
+        };
+        // (the closure takes the model and the sums and hands them back)
+        let (trained, sum_recon, sum_kl, sum_tc) =
+            with_host_batches(x, &host_rows, augment, cfg, &mut augment_rng, |host| {
+                for (b, batch) in order.chunks(cfg.batch_size).enumerate() {
+                    // the padded batch: the real rows, then rows of the batch again up to the size
+                    let pad = pad_mask
+                        .as_ref()
+                        .filter(|_| batch.len() < cfg.batch_size)
+                        .map(|m| (m, batch.len()));
+                    let padded: Option<Vec<usize>> =
+                        pad.map(|_| batch.iter().cycle().take(cfg.batch_size).copied().collect());
+                    let xb = match (&resident, &perm, &padded) {
+                        (Some(all), _, Some(rows)) => {
+                            let idx: Vec<i32> = rows.iter().map(|&i| i as i32).collect();
+                            all.clone().select(
+                                0,
+                                Tensor::<B, 1, Int>::from_data(
+                                    TensorData::new(idx, [rows.len()]),
+                                    device,
+                                ),
+                            )
+                        }
+                        (None, _, Some(rows)) => Tensor::<B, 2>::from_data(
+                            TensorData::new(
+                                host.next().expect("a host batch for every step"),
+                                [rows.len(), x.cols],
+                            ),
+                            device,
+                        ),
+                        (Some(all), Some(perm), None) => {
+                            let from = b * cfg.batch_size;
+                            let idx = perm.clone().slice(from..from + batch.len());
+                            all.clone().select(0, idx)
+                        }
+                        _ => Tensor::<B, 2>::from_data(
+                            TensorData::new(
+                                host.next().expect("a host batch for every step"),
+                                [batch.len(), x.cols],
+                            ),
+                            device,
+                        ),
+                    }; // [batch, input]
+                    let (recon, kl, z) =
+                        model.loss_terms_z(xb, vae.likelihood, vae.prior, vae.variant, objective); // [batch] ×2
+                    let (sr, sk) = match pad {
+                        Some((m, _)) => (
+                            (recon.clone().inner() * m.clone().inner()).sum(),
+                            (kl.clone().inner() * m.clone().inner()).sum(),
+                        ),
+                        None => (recon.clone().sum().inner(), kl.clone().sum().inner()),
+                    };
+                    sum_recon = sum_recon + sr;
+                    sum_kl = sum_kl + sk;
+                    let capacity = (cfg.capacity > 0.0 && objective == Objective::Elbo)
+                        .then_some((capacity, cfg.gamma));
+                    let mut loss = batch_loss(recon, kl, kl_weight, cfg.trim, capacity, pad);
+                    if let (Some(z), Some((d, _))) = (&z, &disc) {
+                        // TC ≈ E[log D(z) − log(1 − D(z))] = E[logit D(z)]
+                        let tc = batch_mean(d.forward(z.clone()), pad);
+                        sum_tc = sum_tc + tc.clone().inner();
+                        loss = loss + tc * cfg.tc_gamma;
+                    }
+                    let grads = GradientsParams::from_grads(loss.backward(), &model);
+                    model = optim.step(cfg.lr, model, grads);
+                    n_batches += 1;
+                    if sync_every > 0 && n_batches.is_multiple_of(sync_every) {
+                        B::sync(device)
+                            .map_err(|e| VaeError::Training(format!("device error: {e:?}")))?;
+                    }
+                    if let (Some(z), Some((d, d_optim))) = (z, disc.as_mut()) {
+                        // the discriminator's step: real codes against codes whose dimensions are
+                        // permuted independently across the batch
+                        let z = z.detach();
+                        let [b, dims] = z.dims();
+                        let perms: Vec<Vec<usize>> = (0..dims)
+                            .map(|_| {
+                                let mut p: Vec<usize> = (0..b).collect();
+                                p.shuffle(&mut rng);
+                                p
+                            })
+                            .collect();
+                        let permuted = permute_dims(z.clone(), &perms);
+                        let d_loss = discriminator_loss(d.forward(z), d.forward(permuted));
+                        let d_grads = GradientsParams::from_grads(d_loss.backward(), &*d);
+                        *d = d_optim.step(cfg.disc_lr, d.clone(), d_grads);
+                    }
                 }
-                (None, _, Some(rows)) => Tensor::<B, 2>::from_data(
-                    TensorData::new(
-                        augmented(x, rows, augment, cfg, &mut augment_rng),
-                        [rows.len(), x.cols],
-                    ),
-                    device,
-                ),
-                (Some(all), Some(perm), None) => {
-                    let from = b * cfg.batch_size;
-                    let idx = perm.clone().slice(from..from + batch.len());
-                    all.clone().select(0, idx)
-                }
-                _ => Tensor::<B, 2>::from_data(
-                    TensorData::new(
-                        augmented(x, batch, augment, cfg, &mut augment_rng),
-                        [batch.len(), x.cols],
-                    ),
-                    device,
-                ),
-            }; // [batch, input]
-            let (recon, kl, z) =
-                model.loss_terms_z(xb, vae.likelihood, vae.prior, vae.variant, objective); // [batch] ×2
-            let (sr, sk) = match pad {
-                Some((m, _)) => (
-                    (recon.clone().inner() * m.clone().inner()).sum(),
-                    (kl.clone().inner() * m.clone().inner()).sum(),
-                ),
-                None => (recon.clone().sum().inner(), kl.clone().sum().inner()),
-            };
-            sum_recon = sum_recon + sr;
-            sum_kl = sum_kl + sk;
-            let capacity = (cfg.capacity > 0.0 && objective == Objective::Elbo)
-                .then_some((capacity, cfg.gamma));
-            let mut loss = batch_loss(recon, kl, kl_weight, cfg.trim, capacity, pad);
-            if let (Some(z), Some((d, _))) = (&z, &disc) {
-                // TC ≈ E[log D(z) − log(1 − D(z))] = E[logit D(z)]
-                let tc = batch_mean(d.forward(z.clone()), pad);
-                sum_tc = sum_tc + tc.clone().inner();
-                loss = loss + tc * cfg.tc_gamma;
-            }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            model = optim.step(cfg.lr, model, grads);
-            n_batches += 1;
-            if sync_every > 0 && n_batches.is_multiple_of(sync_every) {
-                B::sync(device).map_err(|e| VaeError::Training(format!("device error: {e:?}")))?;
-            }
-            if let (Some(z), Some((d, d_optim))) = (z, disc.as_mut()) {
-                // the discriminator's step: real codes against codes whose dimensions are
-                // permuted independently across the batch
-                let z = z.detach();
-                let [b, dims] = z.dims();
-                let perms: Vec<Vec<usize>> = (0..dims)
-                    .map(|_| {
-                        let mut p: Vec<usize> = (0..b).collect();
-                        p.shuffle(&mut rng);
-                        p
-                    })
-                    .collect();
-                let permuted = permute_dims(z.clone(), &perms);
-                let d_loss = discriminator_loss(d.forward(z), d.forward(permuted));
-                let d_grads = GradientsParams::from_grads(d_loss.backward(), &*d);
-                *d = d_optim.step(cfg.disc_lr, d.clone(), d_grads);
-            }
-        }
+                Ok::<_, VaeError>((model, sum_recon, sum_kl, sum_tc))
+            })?;
+        model = trained;
         let recon = sum_recon.into_scalar().elem::<f64>() / n_train;
         let kl = sum_kl.into_scalar().elem::<f64>() / n_train;
         let tc = factor.then(|| sum_tc.into_scalar().elem::<f64>() / n_batches.max(1) as f64);
@@ -673,6 +724,7 @@ pub fn train_from<B: AutodiffBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use rand::RngCore;
 
     #[test]
     fn adaptive_defaults() {
@@ -739,6 +791,41 @@ mod tests {
         // a tiny fraction still keeps every row of a small batch
         let m: f32 = trimmed_mean(t, 0.01).into_scalar();
         assert_eq!(m, 23.0);
+    }
+
+    #[test]
+    fn host_batches_made_ahead_are_those_made_in_the_loop() {
+        // six 4×4 images; steps of 2, 2, 2 rows (the last padded with its own rows again)
+        let shape = crate::data::ImageShape::new(1, 4, 4);
+        let x = Matrix::new(6, 16, (0..96).map(|v| (v % 7) as f32).collect());
+        let rows = vec![vec![3, 0], vec![5, 1], vec![2, 4, 2]];
+        let cfg = TrainConfig::new(1, 2)
+            .with_augment_shift(0.1)
+            .with_augment_degrees(10.0);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
+        let inline: Vec<Vec<f32>> = rows
+            .iter()
+            .map(|idx| augmented(&x, idx, Some(shape), &cfg, &mut rng))
+            .collect();
+        let mut rng_ahead = Xoshiro256PlusPlus::seed_from_u64(9);
+        let ahead: Vec<Vec<f32>> =
+            with_host_batches(&x, &rows, Some(shape), &cfg, &mut rng_ahead, |host| {
+                host.collect()
+            });
+        assert_eq!(ahead, inline);
+        // the stream is left where the loop would leave it
+        assert_eq!(rng.next_u64(), rng_ahead.next_u64());
+        // the images were moved, and a step without augmentation is the plain gather
+        assert_ne!(inline[0], x.gather_rows(&rows[0]));
+        let plain = with_host_batches(&x, &rows, None, &cfg, &mut rng_ahead, |host| {
+            host.next().unwrap()
+        });
+        assert_eq!(plain, x.gather_rows(&rows[0]));
+        // a body that stops early (an error in a step) does not wait for the rest
+        let first = with_host_batches(&x, &rows, Some(shape), &cfg, &mut rng_ahead, |host| {
+            host.next().map(|b| b.len())
+        });
+        assert_eq!(first, Some(32));
     }
 
     #[test]
