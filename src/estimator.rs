@@ -823,7 +823,8 @@ impl Method {
 /// The clustering method of `cluster` unless told: N2D for images (IDX, folders, a CSV of
 /// pixels: MNIST ACC 0.9451 against 0.7892 for gmm and 0.7281 for kmeans, five seeds), which
 /// [`image_method`] refines by DEC on many images, K-means for tables (best of the four on the
-/// 16-table benchmark; benches/RESULTS.md) — which [`Clusterer::fit_input`] turns into [`Method::GmmInputs`] for a [`gaussian_table`].
+/// 16-table benchmark; benches/RESULTS.md) — which [`Clusterer::fit_input`] turns into
+/// [`Method::GmmInputs`] for a [`gaussian_table`].
 pub fn default_method(kind: InputKind) -> Method {
     if kind.is_images() {
         Method::N2d

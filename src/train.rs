@@ -561,33 +561,34 @@ pub fn train_from<B: AutodiffBackend>(
             let idx: Vec<i32> = order.iter().map(|&i| i as i32).collect();
             Tensor::<B, 1, Int>::from_data(TensorData::new(idx, [order.len()]), device)
         }); // [train rows]
-            // the rows of each step when the batches are made on the host (padded as below)
-        let host_rows: Vec<Vec<usize>> = if resident.is_some() {
-            Vec::new()
-        } else {
-            order
-                .chunks(cfg.batch_size)
-                .map(|batch| match &pad_mask {
-                    Some(_) if batch.len() < cfg.batch_size => {
-                        batch.iter().cycle().take(cfg.batch_size).copied().collect()
-                    }
-                    _ => batch.to_vec(),
-                })
-                .collect()
-        };
+            // the rows of each step: the epoch's order in batches, a partial last batch padded
+            // (when `pad_mask` asks) with rows of the batch again up to the size
+        let steps: Vec<Vec<usize>> = order
+            .chunks(cfg.batch_size)
+            .map(|batch| match &pad_mask {
+                Some(_) if batch.len() < cfg.batch_size => {
+                    batch.iter().cycle().take(cfg.batch_size).copied().collect()
+                }
+                _ => batch.to_vec(),
+            })
+            .collect();
+        let host_steps: &[Vec<usize>] = if resident.is_some() { &[] } else { &steps };
         // (the closure takes the model and the sums and hands them back)
         let (trained, sum_recon, sum_kl, sum_tc) =
-            with_host_batches(x, &host_rows, augment, cfg, &mut augment_rng, |host| {
-                for (b, batch) in order.chunks(cfg.batch_size).enumerate() {
-                    // the padded batch: the real rows, then rows of the batch again up to the size
+            with_host_batches(x, host_steps, augment, cfg, &mut augment_rng, |host| {
+                for (b, (batch, rows)) in order.chunks(cfg.batch_size).zip(&steps).enumerate() {
+                    // a padded batch: its mask and its number of real rows
                     let pad = pad_mask
                         .as_ref()
                         .filter(|_| batch.len() < cfg.batch_size)
                         .map(|m| (m, batch.len()));
-                    let padded: Option<Vec<usize>> =
-                        pad.map(|_| batch.iter().cycle().take(cfg.batch_size).copied().collect());
-                    let xb = match (&resident, &perm, &padded) {
-                        (Some(all), _, Some(rows)) => {
+                    let xb = match (&resident, &perm) {
+                        (Some(all), Some(perm)) if pad.is_none() => {
+                            let from = b * cfg.batch_size;
+                            let idx = perm.clone().slice(from..from + batch.len());
+                            all.clone().select(0, idx)
+                        }
+                        (Some(all), _) => {
                             let idx: Vec<i32> = rows.iter().map(|&i| i as i32).collect();
                             all.clone().select(
                                 0,
@@ -597,22 +598,10 @@ pub fn train_from<B: AutodiffBackend>(
                                 ),
                             )
                         }
-                        (None, _, Some(rows)) => Tensor::<B, 2>::from_data(
+                        (None, _) => Tensor::<B, 2>::from_data(
                             TensorData::new(
                                 host.next().expect("a host batch for every step"),
                                 [rows.len(), x.cols],
-                            ),
-                            device,
-                        ),
-                        (Some(all), Some(perm), None) => {
-                            let from = b * cfg.batch_size;
-                            let idx = perm.clone().slice(from..from + batch.len());
-                            all.clone().select(0, idx)
-                        }
-                        _ => Tensor::<B, 2>::from_data(
-                            TensorData::new(
-                                host.next().expect("a host batch for every step"),
-                                [batch.len(), x.cols],
                             ),
                             device,
                         ),
@@ -795,7 +784,7 @@ mod tests {
 
     #[test]
     fn host_batches_made_ahead_are_those_made_in_the_loop() {
-        // six 4×4 images; steps of 2, 2, 2 rows (the last padded with its own rows again)
+        // six 4×4 images in three steps, the last padded with one of its rows again
         let shape = crate::data::ImageShape::new(1, 4, 4);
         let x = Matrix::new(6, 16, (0..96).map(|v| (v % 7) as f32).collect());
         let rows = vec![vec![3, 0], vec![5, 1], vec![2, 4, 2]];
