@@ -1677,8 +1677,9 @@ pub struct ModelClustering {
     pub n_init: usize,
     /// N2D: neighbourhood size of the manifold.
     pub neighbors: usize,
-    /// The seed of a refit.
-    pub seed: u64,
+    /// The seed asked for: a stored clustering fitted with another seed is refitted with
+    /// this one (`None`: any stored clustering serves; a refit uses [`defaults::SEED`]).
+    pub seed: Option<u64>,
 }
 
 /// The clusters of rows assigned with a saved model.
@@ -1694,7 +1695,9 @@ pub struct ModelAssignment {
 }
 
 impl ModelClustering {
-    fn same_request(&self, stored: &Fitted) -> bool {
+    /// Whether `stored` (fitted with `stored_seed`) answers this request. DEC's clusters were
+    /// trained with the network, so no seed refits them (`watch` hears so).
+    fn same_request(&self, stored: &Fitted, stored_seed: u64, watch: &mut dyn Watch) -> bool {
         let k_ok = match self.k {
             None => true,
             Some(NClusters::Fixed(k)) => k == stored.k(),
@@ -1704,10 +1707,25 @@ impl ModelClustering {
             Fitted::N2d { umap, .. } => umap.n_neighbors == self.neighbors,
             _ => true,
         };
-        k_ok && neighbors_ok
-            && self
-                .method
-                .is_none_or(|m| m.latent() == Some(stored.method()))
+        let method_ok = self
+            .method
+            .is_none_or(|m| m.latent() == Some(stored.method()));
+        if !(k_ok && neighbors_ok && method_ok) {
+            return false;
+        }
+        match self.seed {
+            Some(s) if s != stored_seed => {
+                let dec = matches!(stored, Fitted::Dec { .. });
+                if dec {
+                    watch.note(&format!(
+                        "the stored DEC clustering was trained with the network (seed \
+                         {stored_seed}); --seed {s} does not refit it"
+                    ));
+                }
+                dec
+            }
+            _ => true,
+        }
     }
 
     /// Assigns the rows of `input` (read with `o`) with the model in `dir`, loaded as `m`;
@@ -1776,10 +1794,13 @@ impl ModelClustering {
             });
         }
         let (mu, _) = infer::embed(&m.model, &p.x, &device);
-        let fitted = match m.clustering()? {
-            Some(stored) if self.same_request(&stored) => stored,
+        let seed = self.seed.unwrap_or(defaults::SEED);
+        let fitted = match m.clustering_with_seed()? {
+            Some((stored, stored_seed)) if self.same_request(&stored, stored_seed, watch) => stored,
             stored => {
-                // without a method, a refit (another K or neighbourhood) keeps the stored one;
+                let stored = stored.map(|(f, _)| f);
+                // without a method, a refit (another K, neighbourhood or seed) keeps the
+                // stored one;
                 // a model without one is clustered as `cluster DATA` would cluster its data
                 let (method, by_rule) = match self
                     .method
@@ -1819,7 +1840,9 @@ impl ModelClustering {
                         (method, method.space() == Space::Inputs)
                     }
                 };
-                let k = self.k.ok_or_else(|| {
+                // a refit for another seed or neighbourhood keeps the stored K
+                let k = self.k.or(stored.as_ref().map(|f| NClusters::Fixed(f.k())));
+                let k = k.ok_or_else(|| {
                     VaeError::Usage(
                         "--k is required (a number of clusters, or auto) unless --model has a \
                          stored clustering"
@@ -1830,7 +1853,7 @@ impl ModelClustering {
                     k,
                     method,
                     n_init: self.n_init,
-                    seed: self.seed,
+                    seed,
                     neighbors: self.neighbors,
                 };
                 let schema = &m.config.schema;
@@ -1838,7 +1861,7 @@ impl ModelClustering {
                 let f = or_kmeans(first, by_rule, watch, |w| {
                     clustering(ClusterMethod::Kmeans).fit_watched(&mu, &p.x, schema, w)
                 })?;
-                m.save_clustering(&f)?;
+                m.save_clustering(&f, seed)?;
                 watch.note(&format!(
                     "{} {}",
                     if stored.is_some() {

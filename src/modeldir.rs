@@ -7,7 +7,7 @@
 //! | `history.csv` | epoch, train loss, reconstruction, KL, validation loss, FactorVAE's TC estimate, seconds |
 //! | `summary.json` | rows, inputs, epochs run, final losses, training time |
 //! | `anomaly.json` | training-score reference and the stored threshold |
-//! | `clustering.json` | the fitted clustering of the latent means, when one was made |
+//! | `clustering.json` | the fitted clustering of the latent means, when one was made, and the seed it was fitted with |
 //!
 //! A new model is written to a directory beside the target and swapped in atomically, under an
 //! advisory lock, never replacing anything but a vaetool model ([`ModelTarget`]); files a user
@@ -153,6 +153,25 @@ pub struct LoadedModel<B: Backend> {
 
 fn model_err(msg: String) -> VaeError {
     VaeError::Model(msg)
+}
+
+/// `clustering.json`: a fitted clustering and the seed it was fitted with (absent in files
+/// written before the seed was recorded: then the training seed, which `cluster DATA
+/// --save-model` clusters with).
+#[derive(Serialize)]
+struct StoredClusteringRef<'a> {
+    #[serde(flatten)]
+    fitted: &'a Fitted,
+    seed: u64,
+}
+
+/// [`StoredClusteringRef`] as read back.
+#[derive(Deserialize)]
+struct StoredClustering {
+    #[serde(flatten)]
+    fitted: Fitted,
+    #[serde(default)]
+    seed: Option<u64>,
 }
 
 fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
@@ -538,7 +557,12 @@ impl ModelTarget {
                 std::fs::write(t.join(ANOMALY), json_bytes(a)).map_err(werr(&self.dir))?;
             }
             if let Some(c) = m.clustering {
-                std::fs::write(t.join(CLUSTERING), json_bytes(c)).map_err(werr(&self.dir))?;
+                // fitted with the training seed (the clusterer's)
+                let stored = StoredClusteringRef {
+                    fitted: c,
+                    seed: m.config.train.seed,
+                };
+                std::fs::write(t.join(CLUSTERING), json_bytes(&stored)).map_err(werr(&self.dir))?;
             }
             if self.dir.is_dir() {
                 // the user's own files (notes, plots) come along into the new model
@@ -775,7 +799,13 @@ impl<B: Backend> LoadedModel<B> {
 
     /// The stored clustering.
     pub fn clustering(&self) -> Result<Option<Fitted>> {
-        read_json(&self.dir, CLUSTERING)
+        Ok(self.clustering_with_seed()?.map(|(f, _)| f))
+    }
+
+    /// The stored clustering and the seed it was fitted with.
+    pub fn clustering_with_seed(&self) -> Result<Option<(Fitted, u64)>> {
+        let stored: Option<StoredClustering> = read_json(&self.dir, CLUSTERING)?;
+        Ok(stored.map(|s| (s.fitted, s.seed.unwrap_or(self.config.train.seed))))
     }
 
     /// Stores (replaces) the anomaly state.
@@ -783,9 +813,10 @@ impl<B: Backend> LoadedModel<B> {
         write_atomic(&self.dir.join(ANOMALY), &json_bytes(a))
     }
 
-    /// Stores (replaces) the clustering.
-    pub fn save_clustering(&self, c: &Fitted) -> Result<()> {
-        write_atomic(&self.dir.join(CLUSTERING), &json_bytes(c))
+    /// Stores (replaces) the clustering, fitted with `seed`.
+    pub fn save_clustering(&self, c: &Fitted, seed: u64) -> Result<()> {
+        let stored = StoredClusteringRef { fitted: c, seed };
+        write_atomic(&self.dir.join(CLUSTERING), &json_bytes(&stored))
     }
 }
 
@@ -819,5 +850,32 @@ mod tests {
                 "{e}"
             );
         }
+    }
+
+    #[test]
+    fn a_stored_clustering_keeps_its_seed_and_files_without_one_still_read() {
+        let fitted = Fitted::Dec {
+            centers: vec![vec![0.5, -1.25], vec![3.0, 0.1]],
+        };
+        let text = String::from_utf8(json_bytes(&StoredClusteringRef {
+            fitted: &fitted,
+            seed: 7,
+        }))
+        .unwrap();
+        assert!(
+            text.contains("\"method\": \"dec\"") && text.contains("\"seed\": 7"),
+            "{text}"
+        );
+        let back: StoredClustering = serde_json::from_str(&text).unwrap();
+        assert_eq!(back.seed, Some(7));
+        let Fitted::Dec { centers } = back.fitted else {
+            panic!("not DEC")
+        };
+        assert_eq!(centers, vec![vec![0.5, -1.25], vec![3.0, 0.1]]);
+        // a file written before the seed was recorded: the plain clustering
+        let old: StoredClustering =
+            serde_json::from_str(&String::from_utf8(json_bytes(&fitted)).unwrap()).unwrap();
+        assert_eq!(old.seed, None);
+        assert_eq!(old.fitted.k(), 2);
     }
 }

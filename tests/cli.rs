@@ -774,6 +774,48 @@ fn cluster_without_model_saves_one_and_k_auto_reports_its_choice() {
     assert!(d.path().join("m/anomaly.json").is_file());
 }
 
+/// `cluster --model` reuses the stored clustering unless the request differs: with no
+/// `--seed`, or the seed it was fitted with, it is reused; another `--seed` refits it with
+/// that seed (keeping the stored K) and stores the seed with it, so that the next run with the
+/// same seed reuses it, and the training seed refits the first clustering exactly.
+#[test]
+fn another_seed_refits_a_stored_clustering_and_the_same_seed_reuses_it() {
+    let d = tmp();
+    let m = s(&d.path().join("m"));
+    let stored = d.path().join("m/clustering.json");
+    let iris = dataset("iris.csv");
+    let base = [
+        "cluster",
+        &iris,
+        "--exclude",
+        "species",
+        "--method",
+        "kmeans",
+    ];
+    ok(&[
+        &base[..],
+        &["--k", "3", "--seed", "1", "--save-model", &m, "-q"],
+        &FAST,
+    ]
+    .concat());
+    let first = std::fs::read_to_string(&stored).unwrap();
+    assert!(first.contains("\"seed\": 1"), "{first:.300}");
+    for seed in [&[][..], &["--seed", "1"][..]] {
+        let (_, err) = ok(&[&base[..], &["--model", &m], seed].concat());
+        assert!(!err.contains("replaced"), "{seed:?}: {err}");
+        assert_eq!(std::fs::read_to_string(&stored).unwrap(), first);
+    }
+    let (_, err) = ok(&[&base[..], &["--model", &m, "--seed", "2"]].concat());
+    assert!(err.contains("replaced the clustering stored in"), "{err}");
+    assert!(err.contains("150 rows in 3 clusters (K-means)"), "{err}");
+    let second = std::fs::read_to_string(&stored).unwrap();
+    assert!(second.contains("\"seed\": 2"), "{second:.300}");
+    let (_, err) = ok(&[&base[..], &["--model", &m, "--seed", "2"]].concat());
+    assert!(!err.contains("replaced"), "{err}");
+    let (_, err) = ok(&[&base[..], &["--model", &m, "--seed", "1"]].concat());
+    assert!(err.contains("replaced the clustering stored in"), "{err}");
+    assert_eq!(std::fs::read_to_string(&stored).unwrap(), first);
+}
 #[test]
 fn reads_gzip_stdin_tabs_no_header_categoricals_and_imputes() {
     use std::io::Write;

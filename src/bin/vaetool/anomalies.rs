@@ -216,7 +216,7 @@ fn run_streaming(a: &Args, out: Output, dir: &std::path::Path, chunk_rows: usize
         chunk_rows,
         score: r.score,
         samples: r.samples,
-        seed: a.train.seed,
+        seed: a.train.seed(),
         explain: a.explain,
         device: a.train.device,
     };
@@ -333,7 +333,7 @@ pub fn run(a: Args) -> Result<()> {
         .as_deref()
         .map(|dir| pipeline::load_and_prepare(dir, &a.data))
         .transpose()?;
-    let seed = a.train.seed;
+    let seed = a.train.seed();
     let device = Default::default();
     let (table, loaded) = match loaded {
         Some((m, input, p)) => (input, Some((m, p))),

@@ -204,9 +204,10 @@ pub struct TrainArgs {
     /// Rows per step (default: a tenth of the rows, a power of two in 16..256).
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Seed: the same seed gives byte-identical results on the CPU.
-    #[arg(long, default_value_t = defaults::SEED)]
-    pub seed: u64,
+    /// Seed: the same seed gives byte-identical results on the CPU [default: 42]. With
+    /// `cluster --model`, a clustering stored with another seed is fitted again with this one.
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Fraction of rows held out for early stopping (0 = none).
     #[arg(long, default_value_t = defaults::VAL_FRACTION)]
     pub val_fraction: f64,
@@ -243,6 +244,11 @@ pub struct TrainArgs {
 }
 
 impl TrainArgs {
+    /// `--seed`, or the default when it is not given.
+    pub fn seed(&self) -> u64 {
+        self.seed.unwrap_or(defaults::SEED)
+    }
+
     /// The library's training parameters these flags name.
     pub fn params(&self) -> TrainParams {
         TrainParams {
@@ -262,7 +268,7 @@ impl TrainArgs {
             lr: self.lr,
             epochs: self.epochs,
             batch_size: self.batch_size,
-            seed: self.seed,
+            seed: self.seed(),
             val_fraction: self.val_fraction,
             patience: self.patience,
             grad_clip: self.grad_clip,

@@ -28,7 +28,7 @@ pub fn run(a: Args) -> Result<()> {
     let target = vaetool::modeldir::ModelTarget::claim(&a.output)?;
     let table = pipeline::read(&a.data)?;
     let t = pipeline::train_model(&table, &a.data, &a.features, &params, a.train.quiet)?;
-    let anomaly = pipeline::anomaly_reference(&t, a.train.seed)?;
+    let anomaly = pipeline::anomaly_reference(&t, a.train.seed())?;
     t.save(&target, Some(&anomaly), None)?;
     if !a.train.quiet {
         eprintln!("model written to {}", a.output.display());
