@@ -1,11 +1,13 @@
 //! The training loop: Adam with gradient-norm clipping, seeded shuffling, KL weight (β and
 //! warm-up), an optional validation split with early stopping (best weights restored), and a
 //! NaN guard. No host sync per step: epoch losses are accumulated on the device and read once
-//! per epoch.
+//! per epoch. On the CPU a step of 64 rows or more runs as two halves on two threads, their
+//! gradients summed ([`split_batches`]); host batches are made a couple of steps ahead on a
+//! thread of their own.
 
 use burn::module::{AutodiffModule, ModuleMapper, Param};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use rand::seq::SliceRandom;
@@ -357,6 +359,95 @@ pub fn pad_batches<B: Backend>(device: &B::Device) -> bool {
     }
 }
 
+/// The fewest rows of a step that [`split_batches`] splits (two halves of at least 32).
+pub const SPLIT_MIN_ROWS: usize = 64;
+/// The least work of a step that [`split_batches`] splits: rows × parameters (about the
+/// multiply-adds of one pass). Measured on 2 cores (`vaetool train`, the same epochs with and
+/// without the split; benches/RESULTS.md): a step of 128 rows of the 8×8 digits' network
+/// (about 4 M) and of 64 rows of pima's (about 0.1 M) took longer split — the hand-over and
+/// the second graph cost more than half the products — while spam's 256 rows (about 25 M),
+/// dna's (about 40 M) and 64 rows of the 28×28 image network (about 69 M) took 0.70–0.85 of
+/// the time.
+pub const SPLIT_MIN_WORK: usize = 1 << 24;
+
+/// Whether a step of at least [`SPLIT_MIN_ROWS`] rows and [`SPLIT_MIN_WORK`] is computed as
+/// two halves, each on its own thread with its own copy of the weights, and their gradients
+/// summed: yes on the CPU (whose matrix products gain little from threads at these sizes, the
+/// rest of a step not at all), no on a GPU. The split is the same whatever the number of
+/// threads (one thread runs the halves one after the other), so a seed gives the same results
+/// on any CPU count. `VAETOOL_SPLIT_BATCHES=0|1` overrides it (for tests and measurements;
+/// `1` splits every step of at least [`SPLIT_MIN_ROWS`] rows, whatever its work).
+pub fn split_batches<B: Backend>(device: &B::Device) -> Option<usize> {
+    match std::env::var("VAETOOL_SPLIT_BATCHES").as_deref() {
+        Ok("0") => None,
+        Ok("1") => Some(0),
+        _ => host_backend::<B>(device).then_some(SPLIT_MIN_WORK),
+    }
+}
+
+/// The number of float parameters of `module`, read without initializing lazy ones: burn draws
+/// a lazy parameter's random weights when it is first read, so reading them here (as
+/// `Module::num_params` does) would change the order, and so the values, of the run's draws.
+fn param_count<B: Backend, M: Module<B>>(module: &M) -> usize {
+    struct Count(usize);
+    impl<B: Backend> burn::module::ModuleVisitor<B> for Count {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            self.0 += param.lazy_shape().num_elements();
+        }
+    }
+    let mut count = Count(0);
+    module.visit(&mut count);
+    count.0
+}
+
+/// One step's gradients from the two halves of the batch `data` (rows of `cols` values), each
+/// on its own thread with its own copy of `model`'s weights (its own autodiff graph). `eps`
+/// is the whole batch's posterior noise (`[batch, latent]`, for the ELBO), drawn before the
+/// split so that the draws do not depend on the threads; each half's loss is its rows' sum
+/// over the batch's row count, so the summed gradients are those of the batch's mean. Returns
+/// the gradients and the batch's summed reconstruction and regularizer terms. `[1]` ×2
+#[allow(clippy::too_many_arguments)]
+fn split_step<B: AutodiffBackend>(
+    model: &Vae<B>,
+    data: &[f32],
+    cols: usize,
+    eps: Option<Tensor<B::InnerBackend, 2>>,
+    vae: &VaeConfig,
+    objective: Objective,
+    kl_weight: f64,
+    device: &B::Device,
+) -> (
+    GradientsParams,
+    Tensor<B::InnerBackend, 1>,
+    Tensor<B::InnerBackend, 1>,
+) {
+    let n = data.len() / cols;
+    let weights = model.valid();
+    let half = |from: usize, to: usize| {
+        let m: Vae<B> = trainable(Vae::from_inner(weights.clone()));
+        let xb = Tensor::<B, 2>::from_data(
+            TensorData::new(data[from * cols..to * cols].to_vec(), [to - from, cols]),
+            device,
+        ); // [half, input]
+        let e = eps
+            .as_ref()
+            .map(|e| Tensor::<B, 2>::from_inner(e.clone().slice(from..to))); // [half, latent]
+        let (recon, reg) = m.loss_terms_with_noise(xb, e, vae.likelihood, vae.prior, objective); // [half] ×2
+        let sums = (recon.clone().sum().inner(), reg.clone().sum().inner());
+        let loss = (recon + reg * kl_weight).sum() / n as f64; // [1]
+        (GradientsParams::from_grads(loss.backward(), &m), sums)
+    };
+    let mid = n / 2;
+    let threshold = gemm_common::gemm::get_threading_threshold();
+    gemm_common::gemm::set_threading_threshold(usize::MAX);
+    let ((g1, (r1, k1)), (g2, (r2, k2))) = rayon::join(|| half(0, mid), || half(mid, n));
+    gemm_common::gemm::set_threading_threshold(threshold);
+    let mut sum = GradientsAccumulator::<Vae<B>>::new();
+    sum.accumulate(model, g1);
+    sum.accumulate(model, g2);
+    (sum.grads(), r1 + r2, k1 + k2)
+}
+
 /// Steps between waits for the device to finish its queued work (`VAETOOL_SYNC_EVERY`,
 /// default 0: only the once-per-epoch read of the losses).
 pub fn sync_every() -> usize {
@@ -531,8 +622,19 @@ pub fn train_from<B: AutodiffBackend>(
         Tensor::<B, 2>::from_data(TensorData::new(x.data.clone(), [x.rows, x.cols]), device)
     }); // [rows, input]
     let sync_every = sync_every();
-    // A partial last batch (the same size every epoch) padded to the batch size: its mask
-    // [batch] is 1 on the real rows, 0 on the padding.
+    // steps split across two threads: the CPU's host path, for the losses that are a mean of
+    // per-row terms (not the trimmed mean, the capacity objective, FactorVAE or the poor man's
+    // VAE, whose noise is drawn inside the model)
+    let n_params = param_count(&model);
+    let split = split_batches::<B>(device).filter(|_| {
+        resident.is_none()
+            && disc.is_none()
+            && cfg.trim == 0.0
+            && !(cfg.capacity > 0.0 && objective == Objective::Elbo)
+            && vae.variant == Variant::Standard
+    }); // the least work of a split step
+        // A partial last batch (the same size every epoch) padded to the batch size: its mask
+        // [batch] is 1 on the real rows, 0 on the padding.
     let tail = order.len() % cfg.batch_size;
     let pad_mask = (pad_batches::<B>(device) && tail > 0).then(|| {
         let m: Vec<f32> = (0..cfg.batch_size)
@@ -582,51 +684,81 @@ pub fn train_from<B: AutodiffBackend>(
                         .as_ref()
                         .filter(|_| batch.len() < cfg.batch_size)
                         .map(|m| (m, batch.len()));
-                    let xb = match (&resident, &perm) {
-                        (Some(all), Some(perm)) if pad.is_none() => {
-                            let from = b * cfg.batch_size;
-                            let idx = perm.clone().slice(from..from + batch.len());
-                            all.clone().select(0, idx)
-                        }
-                        (Some(all), _) => {
-                            let idx: Vec<i32> = rows.iter().map(|&i| i as i32).collect();
-                            all.clone().select(
-                                0,
-                                Tensor::<B, 1, Int>::from_data(
-                                    TensorData::new(idx, [rows.len()]),
-                                    device,
-                                ),
+                    let split_now = split.is_some_and(|work| {
+                        pad.is_none()
+                            && rows.len() >= SPLIT_MIN_ROWS
+                            && rows.len() * n_params >= work
+                    });
+                    let (grads, z) = if split_now {
+                        // two halves of the batch on two threads (see [`split_batches`])
+                        let data = host.next().expect("a host batch for every step");
+                        // the whole batch's posterior noise, drawn before the split
+                        let eps = (objective == Objective::Elbo).then(|| {
+                            Tensor::<B::InnerBackend, 2>::random(
+                                [rows.len(), vae.latent],
+                                burn::tensor::Distribution::Normal(0.0, 1.0),
+                                device,
                             )
-                        }
-                        (None, _) => Tensor::<B, 2>::from_data(
-                            TensorData::new(
-                                host.next().expect("a host batch for every step"),
-                                [rows.len(), x.cols],
+                        }); // [batch, latent]
+                        let (grads, sr, sk) = split_step(
+                            &model, &data, x.cols, eps, vae, objective, kl_weight, device,
+                        );
+                        sum_recon = sum_recon + sr;
+                        sum_kl = sum_kl + sk;
+                        (grads, None)
+                    } else {
+                        let xb = match (&resident, &perm) {
+                            (Some(all), Some(perm)) if pad.is_none() => {
+                                let from = b * cfg.batch_size;
+                                let idx = perm.clone().slice(from..from + batch.len());
+                                all.clone().select(0, idx)
+                            }
+                            (Some(all), _) => {
+                                let idx: Vec<i32> = rows.iter().map(|&i| i as i32).collect();
+                                all.clone().select(
+                                    0,
+                                    Tensor::<B, 1, Int>::from_data(
+                                        TensorData::new(idx, [rows.len()]),
+                                        device,
+                                    ),
+                                )
+                            }
+                            (None, _) => Tensor::<B, 2>::from_data(
+                                TensorData::new(
+                                    host.next().expect("a host batch for every step"),
+                                    [rows.len(), x.cols],
+                                ),
+                                device,
                             ),
-                            device,
-                        ),
-                    }; // [batch, input]
-                    let (recon, kl, z) =
-                        model.loss_terms_z(xb, vae.likelihood, vae.prior, vae.variant, objective); // [batch] ×2
-                    let (sr, sk) = match pad {
-                        Some((m, _)) => (
-                            (recon.clone().inner() * m.clone().inner()).sum(),
-                            (kl.clone().inner() * m.clone().inner()).sum(),
-                        ),
-                        None => (recon.clone().sum().inner(), kl.clone().sum().inner()),
+                        }; // [batch, input]
+                        let (recon, kl, z) = model.loss_terms_z(
+                            xb,
+                            vae.likelihood,
+                            vae.prior,
+                            vae.variant,
+                            objective,
+                        ); // [batch] ×2
+                        let (sr, sk) = match pad {
+                            Some((m, _)) => (
+                                (recon.clone().inner() * m.clone().inner()).sum(),
+                                (kl.clone().inner() * m.clone().inner()).sum(),
+                            ),
+                            None => (recon.clone().sum().inner(), kl.clone().sum().inner()),
+                        };
+                        sum_recon = sum_recon + sr;
+                        sum_kl = sum_kl + sk;
+                        let capacity = (cfg.capacity > 0.0 && objective == Objective::Elbo)
+                            .then_some((capacity, cfg.gamma));
+                        let mut loss = batch_loss(recon, kl, kl_weight, cfg.trim, capacity, pad);
+                        if let (Some(z), Some((d, _))) = (&z, &disc) {
+                            // TC ≈ E[log D(z) − log(1 − D(z))] = E[logit D(z)]
+                            let tc = batch_mean(d.forward(z.clone()), pad);
+                            sum_tc = sum_tc + tc.clone().inner();
+                            loss = loss + tc * cfg.tc_gamma;
+                        }
+                        let grads = GradientsParams::from_grads(loss.backward(), &model);
+                        (grads, z)
                     };
-                    sum_recon = sum_recon + sr;
-                    sum_kl = sum_kl + sk;
-                    let capacity = (cfg.capacity > 0.0 && objective == Objective::Elbo)
-                        .then_some((capacity, cfg.gamma));
-                    let mut loss = batch_loss(recon, kl, kl_weight, cfg.trim, capacity, pad);
-                    if let (Some(z), Some((d, _))) = (&z, &disc) {
-                        // TC ≈ E[log D(z) − log(1 − D(z))] = E[logit D(z)]
-                        let tc = batch_mean(d.forward(z.clone()), pad);
-                        sum_tc = sum_tc + tc.clone().inner();
-                        loss = loss + tc * cfg.tc_gamma;
-                    }
-                    let grads = GradientsParams::from_grads(loss.backward(), &model);
                     model = optim.step(cfg.lr, model, grads);
                     n_batches += 1;
                     if sync_every > 0 && n_batches.is_multiple_of(sync_every) {
@@ -713,6 +845,7 @@ pub fn train_from<B: AutodiffBackend>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::CpuTrain;
     use rand::RngCore;
 
     #[test]
@@ -761,6 +894,120 @@ mod tests {
         assert!(t.history.iter().all(|h| h.val_loss.is_some()));
         let best = t.history[t.best_epoch - 1].val_loss.unwrap();
         assert!(t.history.iter().all(|h| h.val_loss.unwrap() >= best));
+    }
+
+    /// Every float parameter's gradient in two sets, as flat vectors, in the module's order.
+    fn gradient_pairs(
+        model: &Vae<CpuTrain>,
+        a: &GradientsParams,
+        b: &GradientsParams,
+    ) -> Vec<(Vec<f32>, Vec<f32>)> {
+        use crate::backend::Cpu;
+        use burn::module::ModuleVisitor;
+        struct Pairs<'a>(
+            &'a GradientsParams,
+            &'a GradientsParams,
+            Vec<(Vec<f32>, Vec<f32>)>,
+        );
+        impl ModuleVisitor<CpuTrain> for Pairs<'_> {
+            fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<CpuTrain, D>>) {
+                // (a parameter the loss does not read has no gradient in either)
+                let flat = |g: &GradientsParams| {
+                    g.get::<Cpu, D>(p.id)
+                        .map(|t| t.into_data().to_vec::<f32>().unwrap())
+                };
+                match (flat(self.0), flat(self.1)) {
+                    (Some(a), Some(b)) => self.2.push((a, b)),
+                    (None, None) => {}
+                    (a, b) => panic!("a gradient in one set only: {a:?} {b:?}"),
+                }
+            }
+        }
+        let mut v = Pairs(a, b, Vec::new());
+        model.visit(&mut v);
+        v.2
+    }
+
+    #[test]
+    fn a_step_split_in_two_halves_has_the_whole_batchs_gradients_on_any_thread_count() {
+        use crate::backend::Cpu;
+        let device = Default::default();
+        let vae = VaeConfig::new(5, vec![16, 8], 3);
+        let model: Vae<CpuTrain> = vae.init(&device);
+        // nine rows: halves of four and five
+        let (n, cols) = (9, 5);
+        let data: Vec<f32> = (0..n * cols)
+            .map(|i| ((i * 29 % 17) as f32 - 8.0) / 4.0)
+            .collect();
+        let noise: Vec<f32> = (0..n * 3)
+            .map(|i| ((i * 13 % 7) as f32 - 3.0) / 2.0)
+            .collect();
+        let eps = Tensor::<Cpu, 2>::from_data(TensorData::new(noise, [n, 3]), &device);
+        let w = 0.5;
+        // the whole batch in one graph: the mean of recon + w·KL with the same noise
+        let xb =
+            Tensor::<CpuTrain, 2>::from_data(TensorData::new(data.clone(), [n, cols]), &device);
+        let (recon, reg) = model.loss_terms_with_noise(
+            xb,
+            Some(Tensor::from_inner(eps.clone())),
+            vae.likelihood,
+            vae.prior,
+            Objective::Elbo,
+        );
+        let sums: (f32, f32) = (
+            recon.clone().sum().into_scalar(),
+            reg.clone().sum().into_scalar(),
+        );
+        let whole = GradientsParams::from_grads((recon + reg * w).mean().backward(), &model);
+        let split_on = |threads: usize| {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            pool.install(|| {
+                split_step(
+                    &model,
+                    &data,
+                    cols,
+                    Some(eps.clone()),
+                    &vae,
+                    Objective::Elbo,
+                    w,
+                    &device,
+                )
+            })
+        };
+        let (one, r1, k1) = split_on(1);
+        let (two, r2, k2) = split_on(2);
+        let (r1, k1): (f32, f32) = (r1.into_scalar(), k1.into_scalar());
+        assert!(
+            (r1 - sums.0).abs() <= 1e-4 * sums.0.abs(),
+            "{r1} {}",
+            sums.0
+        );
+        assert!(
+            (k1 - sums.1).abs() <= 1e-4 * sums.1.abs(),
+            "{k1} {}",
+            sums.1
+        );
+        assert_eq!((r1, k1), (r2.into_scalar(), k2.into_scalar()));
+        let mut compared = 0;
+        for (split, full) in gradient_pairs(&model, &one, &whole) {
+            assert_eq!(split.len(), full.len());
+            for (s, f) in split.iter().zip(&full) {
+                assert!(
+                    (s - f).abs() <= 1e-5 * (1.0 + f.abs()),
+                    "split {s} whole {f}"
+                );
+                compared += 1;
+            }
+        }
+        // 5·16 + 16 + 16·8 + 8 + 2·(8·3 + 3), and the decoder's 3·8 + 8 + 8·16 + 16 + 16·5 + 5
+        assert!(compared >= 300, "{compared} gradients compared");
+        // one thread or two: the same halves, the same sums, the same bits
+        for (a, b) in gradient_pairs(&model, &one, &two) {
+            assert_eq!(a, b);
+        }
     }
 
     #[test]

@@ -164,6 +164,40 @@ impl<B: Backend> Vae<B> {
         (recon, reg, z_out)
     }
 
+    /// [`Vae::loss_terms`] of the VAE (not the poor man's) with the posterior noise given:
+    /// z = μ + σ·`eps` (`eps` `[batch, latent]`, standard normal; unused by the autoencoder
+    /// objective). For a batch split across threads after its noise was drawn whole, so that
+    /// the draws do not depend on which thread runs first. `[batch]` ×2
+    pub fn loss_terms_with_noise(
+        &self,
+        x: Tensor<B, 2>,
+        eps: Option<Tensor<B, 2>>,
+        likelihood: Likelihood,
+        prior: Prior,
+        objective: Objective,
+    ) -> (Tensor<B, 1>, Tensor<B, 1>) {
+        let (mu, lv) = self.encode(x.clone()); // [batch, latent] ×2
+        match (objective, eps) {
+            (Objective::Elbo, Some(eps)) => {
+                let z = mu.clone() + (lv.clone() * 0.5).exp() * eps; // [batch, latent]
+                let recon = recon_nll(
+                    x,
+                    self.decode(z.clone()),
+                    self.out_logvar(likelihood),
+                    likelihood,
+                );
+                let reg = self.prior_reg(prior, mu, lv, z);
+                (recon, reg)
+            }
+            (Objective::Elbo, None) => panic!("the ELBO needs the posterior noise"),
+            (Objective::Autoencoder, _) => {
+                let recon = recon_nll(x, self.decode(mu), self.out_logvar(likelihood), likelihood);
+                let zeros = recon.zeros_like();
+                (recon, zeros)
+            }
+        }
+    }
+
     /// The regularizer of one posterior sample `z` of q(z|x) = N(μ, σ²): the exact KL to
     /// N(0, I) (standard prior, `z` unused), VaDE's mixture term, or Su's term (ALGORITHMS.md).
     /// `[batch]`
