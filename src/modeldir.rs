@@ -174,6 +174,11 @@ struct StoredClustering {
     seed: Option<u64>,
 }
 
+/// `clustering.json`'s bytes: `fitted` and the seed it was fitted with.
+fn clustering_bytes(fitted: &Fitted, seed: u64) -> Vec<u8> {
+    json_bytes(&StoredClusteringRef { fitted, seed })
+}
+
 fn json_bytes<T: Serialize>(v: &T) -> Vec<u8> {
     let mut b = serde_json::to_vec_pretty(v).expect("serializable");
     b.push(b'\n');
@@ -558,11 +563,8 @@ impl ModelTarget {
             }
             if let Some(c) = m.clustering {
                 // fitted with the training seed (the clusterer's)
-                let stored = StoredClusteringRef {
-                    fitted: c,
-                    seed: m.config.train.seed,
-                };
-                std::fs::write(t.join(CLUSTERING), json_bytes(&stored)).map_err(werr(&self.dir))?;
+                std::fs::write(t.join(CLUSTERING), clustering_bytes(c, m.config.train.seed))
+                    .map_err(werr(&self.dir))?;
             }
             if self.dir.is_dir() {
                 // the user's own files (notes, plots) come along into the new model
@@ -815,8 +817,7 @@ impl<B: Backend> LoadedModel<B> {
 
     /// Stores (replaces) the clustering, fitted with `seed`.
     pub fn save_clustering(&self, c: &Fitted, seed: u64) -> Result<()> {
-        let stored = StoredClusteringRef { fitted: c, seed };
-        write_atomic(&self.dir.join(CLUSTERING), &json_bytes(&stored))
+        write_atomic(&self.dir.join(CLUSTERING), &clustering_bytes(c, seed))
     }
 }
 
@@ -857,11 +858,7 @@ mod tests {
         let fitted = Fitted::Dec {
             centers: vec![vec![0.5, -1.25], vec![3.0, 0.1]],
         };
-        let text = String::from_utf8(json_bytes(&StoredClusteringRef {
-            fitted: &fitted,
-            seed: 7,
-        }))
-        .unwrap();
+        let text = String::from_utf8(clustering_bytes(&fitted, 7)).unwrap();
         assert!(
             text.contains("\"method\": \"dec\"") && text.contains("\"seed\": 7"),
             "{text}"

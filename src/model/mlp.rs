@@ -489,6 +489,15 @@ impl<B: Backend> Vae<B> {
     /// Reparameterized sample z = μ + exp(½ log σ²) ⊙ ε with ε ~ N(0, I) drawn on the device.
     pub fn sample_z(mu: Tensor<B, 2>, logvar: Tensor<B, 2>) -> Tensor<B, 2> {
         let eps = Tensor::random(mu.shape(), Distribution::Normal(0.0, 1.0), &mu.device());
+        Self::sample_z_with(mu, logvar, eps)
+    }
+
+    /// [`Vae::sample_z`] with the noise ε given. `[batch, latent]`
+    pub fn sample_z_with(
+        mu: Tensor<B, 2>,
+        logvar: Tensor<B, 2>,
+        eps: Tensor<B, 2>,
+    ) -> Tensor<B, 2> {
         mu + (logvar * 0.5).exp() * eps // [batch, latent]
     }
 }

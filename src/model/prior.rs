@@ -148,20 +148,45 @@ impl<B: Backend> Vae<B> {
         }
         let (mu, lv) = self.encode(x.clone()); // [batch, latent] ×2
         if objective == Objective::Autoencoder {
-            let recon = recon_nll(x, self.decode(mu), self.out_logvar(likelihood), likelihood);
-            let zeros = recon.zeros_like();
+            let (recon, zeros) = self.autoencoder_terms(x, mu, likelihood);
             return (recon, zeros, None);
         }
         let z = Vae::sample_z(mu.clone(), lv.clone()); // [batch, latent]
+        let z_out = (variant == Variant::Factor).then(|| z.clone());
+        let (recon, reg) = self.elbo_terms(x, mu, lv, z, likelihood, prior);
+        (recon, reg, z_out)
+    }
+
+    /// The autoencoder objective's terms: the reconstruction from the posterior mean `mu`, and
+    /// zeros. `[batch]` ×2
+    fn autoencoder_terms(
+        &self,
+        x: Tensor<B, 2>,
+        mu: Tensor<B, 2>,
+        likelihood: Likelihood,
+    ) -> (Tensor<B, 1>, Tensor<B, 1>) {
+        let recon = recon_nll(x, self.decode(mu), self.out_logvar(likelihood), likelihood);
+        let zeros = recon.zeros_like();
+        (recon, zeros)
+    }
+
+    /// The ELBO's terms for the posterior sample `z` of N(`mu`, exp(`lv`)). `[batch]` ×2
+    fn elbo_terms(
+        &self,
+        x: Tensor<B, 2>,
+        mu: Tensor<B, 2>,
+        lv: Tensor<B, 2>,
+        z: Tensor<B, 2>,
+        likelihood: Likelihood,
+        prior: Prior,
+    ) -> (Tensor<B, 1>, Tensor<B, 1>) {
         let recon = recon_nll(
             x,
             self.decode(z.clone()),
             self.out_logvar(likelihood),
             likelihood,
         );
-        let z_out = (variant == Variant::Factor).then(|| z.clone());
-        let reg = self.prior_reg(prior, mu, lv, z);
-        (recon, reg, z_out)
+        (recon, self.prior_reg(prior, mu, lv, z))
     }
 
     /// [`Vae::loss_terms`] of the VAE (not the poor man's) with the posterior noise given:
@@ -179,22 +204,11 @@ impl<B: Backend> Vae<B> {
         let (mu, lv) = self.encode(x.clone()); // [batch, latent] ×2
         match (objective, eps) {
             (Objective::Elbo, Some(eps)) => {
-                let z = mu.clone() + (lv.clone() * 0.5).exp() * eps; // [batch, latent]
-                let recon = recon_nll(
-                    x,
-                    self.decode(z.clone()),
-                    self.out_logvar(likelihood),
-                    likelihood,
-                );
-                let reg = self.prior_reg(prior, mu, lv, z);
-                (recon, reg)
+                let z = Vae::sample_z_with(mu.clone(), lv.clone(), eps); // [batch, latent]
+                self.elbo_terms(x, mu, lv, z, likelihood, prior)
             }
             (Objective::Elbo, None) => panic!("the ELBO needs the posterior noise"),
-            (Objective::Autoencoder, _) => {
-                let recon = recon_nll(x, self.decode(mu), self.out_logvar(likelihood), likelihood);
-                let zeros = recon.zeros_like();
-                (recon, zeros)
-            }
+            (Objective::Autoencoder, _) => self.autoencoder_terms(x, mu, likelihood),
         }
     }
 

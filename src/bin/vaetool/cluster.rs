@@ -83,8 +83,8 @@ pub struct Args {
     /// for kmeans, five seeds; the 8×8 digits 0.8759 against 0.7307 as a table), and dec for
     /// more than 5,000 images, whose VAE trains on the images as they are (MNIST 10k 0.9711
     /// against n2d's 0.9451; on fewer images, trained on moved ones, dec added nothing),
-    /// gmm-inputs for tables of at most 30 numeric columns none of which has one value in more than a
-    /// quarter of the rows, beside fewer categorical columns if any (a mixture follows each
+    /// gmm-inputs for tables of at most 30 numeric columns none of which has one value in more
+    /// than a quarter of the rows, beside fewer categorical columns if any (a mixture follows each
     /// cluster's shape, which the latent means lose: iris ACC 0.9667 against 0.8600, penguins
     /// 0.9797 against 0.8081), lca for tables whose every column is categorical
     /// or takes at most 10 values (dna ACC 0.8983 against 0.7558, zoo 0.8812 against 0.7624),
