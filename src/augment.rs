@@ -136,7 +136,8 @@ fn warp(src: &[f32], dst: &mut [f32], shape: ImageShape, angle: f64, dy: f64, dx
             let (y, x) = (r as f64 - cy - dy, c as f64 - cx - dx);
             let sy = (cos * y + sin * x + cy).clamp(0.0, (h - 1) as f64);
             let sx = (-sin * y + cos * x + cx).clamp(0.0, (w - 1) as f64);
-            let (y0, x0) = (sy.floor() as usize, sx.floor() as usize);
+            // (truncation is the floor of these non-negative values, without a libm call)
+            let (y0, x0) = (sy as usize, sx as usize);
             let (y1, x1) = ((y0 + 1).min(h - 1), (x0 + 1).min(w - 1));
             let (fy, fx) = ((sy - y0 as f64) as f32, (sx - x0 as f64) as f32);
             for ch in 0..shape.channels {

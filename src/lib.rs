@@ -7,7 +7,7 @@
 //!   VaDE mixture, Su), variants (poor man's, FactorVAE) and loss terms;
 //! - [`train`]: the training loop (Adam, shuffling, early stopping, NaN guard, the β-VAE
 //!   capacity objective, FactorVAE's discriminator);
-//! - [`optim`]: Adam updated in one threaded pass per parameter on the CPU (burn's results);
+//! - [`optim`]: Adam with gradient clipping; on the CPU two threaded host passes a parameter;
 //! - [`onestep`]: one-step clustering (VaDE, Su): pretraining, GMM initialization, restarts;
 //! - [`infer`]: embedding, cluster probabilities, anomaly scores (ELBO, IWAE, reconstruction)
 //!   and explanations on the plain (non-autodiff) backend;

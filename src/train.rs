@@ -6,8 +6,7 @@
 //! thread of their own.
 
 use burn::module::{AutodiffModule, ModuleMapper, Param};
-use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, Optimizer};
+use burn::optim::{AdamConfig, GradientsParams, Optimizer};
 use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 use rand::seq::SliceRandom;
@@ -22,7 +21,7 @@ use crate::model::loss::{capacity_objective, discriminator_loss};
 use crate::model::{
     permute_dims, Discriminator, Likelihood, Objective, Prior, Vae, VaeConfig, Variant,
 };
-use crate::optim::{host_backend, HostAdam};
+use crate::optim::{host_backend, ModelAdam};
 
 /// The most epochs a run may ask for.
 pub const MAX_EPOCHS: usize = 1_000_000;
@@ -400,12 +399,21 @@ fn param_count<B: Backend, M: Module<B>>(module: &M) -> usize {
     count.0
 }
 
+/// What [`split_step`] returns: the two halves' gradients, the batch's summed reconstruction
+/// and regularizer terms (`[1]` each).
+pub type SplitStep<B> = (
+    (GradientsParams, GradientsParams),
+    Tensor<<B as AutodiffBackend>::InnerBackend, 1>,
+    Tensor<<B as AutodiffBackend>::InnerBackend, 1>,
+);
+
 /// One step's gradients from the two halves of the batch `data` (rows of `cols` values), each
 /// on its own thread with its own copy of `model`'s weights (its own autodiff graph). `eps`
 /// is the whole batch's posterior noise (`[batch, latent]`, for the ELBO), drawn before the
 /// split so that the draws do not depend on the threads; each half's loss is its rows' sum
 /// over the batch's row count, so the summed gradients are those of the batch's mean. Returns
-/// the gradients and the batch's summed reconstruction and regularizer terms. `[1]` ×2
+/// the two halves' gradients (the optimizer sums them: [`ModelAdam::step`]) and the batch's
+/// summed reconstruction and regularizer terms. `[1]` ×2
 #[allow(clippy::too_many_arguments)]
 pub fn split_step<B: AutodiffBackend>(
     model: &Vae<B>,
@@ -416,11 +424,7 @@ pub fn split_step<B: AutodiffBackend>(
     objective: Objective,
     kl_weight: f64,
     device: &B::Device,
-) -> (
-    GradientsParams,
-    Tensor<B::InnerBackend, 1>,
-    Tensor<B::InnerBackend, 1>,
-) {
+) -> SplitStep<B> {
     let n = data.len() / cols;
     let weights = model.valid();
     let half = |from: usize, to: usize| {
@@ -442,10 +446,7 @@ pub fn split_step<B: AutodiffBackend>(
     gemm_common::gemm::set_threading_threshold(usize::MAX);
     let ((g1, (r1, k1)), (g2, (r2, k2))) = rayon::join(|| half(0, mid), || half(mid, n));
     gemm_common::gemm::set_threading_threshold(threshold);
-    let mut sum = GradientsAccumulator::<Vae<B>>::new();
-    sum.accumulate(model, g1);
-    sum.accumulate(model, g2);
-    (sum.grads(), r1 + r2, k1 + k2)
+    ((g1, g2), r1 + r2, k1 + k2)
 }
 
 /// Steps between waits for the device to finish its queued work (`VAETOOL_SYNC_EVERY`,
@@ -586,15 +587,11 @@ pub fn train_from<B: AutodiffBackend>(
         None => vae.init(device),
     };
     // Adam with the per-tensor norm clipping of burn's `with_grad_clipping`; on the CPU its
-    // update runs in one threaded pass per parameter, with burn's results (crate::optim).
-    let mut optim = OptimizerAdaptor::from(HostAdam::new(
-        0.9,
-        0.999,
+    // update runs in two threaded passes per parameter on the host (crate::optim).
+    let mut optim = ModelAdam::<B, Vae<B>>::new(
         cfg.adam_epsilon as f32,
+        cfg.grad_clip as f32,
         host_backend::<B>(device),
-    ))
-    .with_grad_clipping(
-        burn::grad_clipping::GradientClippingConfig::Norm(cfg.grad_clip as f32).init(),
     );
     let factor = vae.variant == Variant::Factor && objective == Objective::Elbo;
     let mut disc = factor.then(|| {
@@ -689,7 +686,7 @@ pub fn train_from<B: AutodiffBackend>(
                             && rows.len() >= SPLIT_MIN_ROWS
                             && rows.len() * n_params >= work
                     });
-                    let (grads, z) = if split_now {
+                    let (grads, more, z) = if split_now {
                         // two halves of the batch on two threads (see [`split_batches`])
                         let data = host.next().expect("a host batch for every step");
                         // the whole batch's posterior noise, drawn before the split
@@ -700,12 +697,12 @@ pub fn train_from<B: AutodiffBackend>(
                                 device,
                             )
                         }); // [batch, latent]
-                        let (grads, sr, sk) = split_step(
+                        let ((grads, more), sr, sk) = split_step(
                             &model, &data, x.cols, eps, vae, objective, kl_weight, device,
                         );
                         sum_recon = sum_recon + sr;
                         sum_kl = sum_kl + sk;
-                        (grads, None)
+                        (grads, Some(more), None)
                     } else {
                         let xb = match (&resident, &perm) {
                             (Some(all), Some(perm)) if pad.is_none() => {
@@ -757,9 +754,9 @@ pub fn train_from<B: AutodiffBackend>(
                             loss = loss + tc * cfg.tc_gamma;
                         }
                         let grads = GradientsParams::from_grads(loss.backward(), &model);
-                        (grads, z)
+                        (grads, None, z)
                     };
-                    model = optim.step(cfg.lr, model, grads);
+                    model = optim.step(cfg.lr, model, grads, more);
                     n_batches += 1;
                     if sync_every > 0 && n_batches.is_multiple_of(sync_every) {
                         B::sync(device)

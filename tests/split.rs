@@ -4,7 +4,7 @@
 //! binary of its own: burn's autodiff graph and CPU random numbers are process-global.
 
 use burn::module::{Module, ModuleVisitor, Param};
-use burn::optim::GradientsParams;
+use burn::optim::{GradientsAccumulator, GradientsParams};
 use burn::prelude::*;
 use vaetool::backend::{Cpu, CpuTrain};
 use vaetool::data::Matrix;
@@ -87,8 +87,17 @@ fn a_step_split_in_two_halves_has_the_whole_batchs_gradients_on_any_thread_count
             )
         })
     };
-    let (one, r1, k1) = split_on(1);
-    let (two, r2, k2) = split_on(2);
+    // the halves' gradients summed, as the optimizer sums them
+    let summed = |(a, b): (GradientsParams, GradientsParams)| {
+        let mut sum = GradientsAccumulator::<Vae<CpuTrain>>::new();
+        sum.accumulate(&model, a);
+        sum.accumulate(&model, b);
+        sum.grads()
+    };
+    let (halves, r1, k1) = split_on(1);
+    let one = summed(halves);
+    let (halves, r2, k2) = split_on(2);
+    let two = summed(halves);
     let (r1, k1): (f32, f32) = (r1.into_scalar(), k1.into_scalar());
     assert!(
         (r1 - sums.0).abs() <= 1e-4 * sums.0.abs(),
