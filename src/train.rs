@@ -2,7 +2,7 @@
 //! warm-up), an optional validation split with early stopping (best weights restored), and a
 //! NaN guard. No host sync per step: epoch losses are accumulated on the device and read once
 //! per epoch. On the CPU a step of 64 rows or more runs as two halves on two threads, their
-//! gradients summed ([`split_batches`]); host batches are made a couple of steps ahead on a
+//! gradients summed by the optimizer ([`split_batches`]); host batches are made a couple of steps ahead on a
 //! thread of their own.
 
 use burn::module::{AutodiffModule, ModuleMapper, Param};
@@ -619,9 +619,10 @@ pub fn train_from<B: AutodiffBackend>(
         Tensor::<B, 2>::from_data(TensorData::new(x.data.clone(), [x.rows, x.cols]), device)
     }); // [rows, input]
     let sync_every = sync_every();
-    // steps split across two threads: the CPU's host path, for the losses that are a mean of
+    // Steps split across two threads: the CPU's host path, for the losses that are a mean of
     // per-row terms (not the trimmed mean, the capacity objective, FactorVAE or the poor man's
-    // VAE, whose noise is drawn inside the model)
+    // VAE, whose noise is drawn inside the model). `split` holds the least work (rows ×
+    // parameters) of a step that is split.
     let n_params = param_count(&model);
     let split = split_batches::<B>(device).filter(|_| {
         resident.is_none()
@@ -629,9 +630,9 @@ pub fn train_from<B: AutodiffBackend>(
             && cfg.trim == 0.0
             && !(cfg.capacity > 0.0 && objective == Objective::Elbo)
             && vae.variant == Variant::Standard
-    }); // the least work of a split step
-        // A partial last batch (the same size every epoch) padded to the batch size: its mask
-        // [batch] is 1 on the real rows, 0 on the padding.
+    });
+    // A partial last batch (the same size every epoch) padded to the batch size: its mask
+    // [batch] is 1 on the real rows, 0 on the padding.
     let tail = order.len() % cfg.batch_size;
     let pad_mask = (pad_batches::<B>(device) && tail > 0).then(|| {
         let m: Vec<f32> = (0..cfg.batch_size)
