@@ -66,7 +66,22 @@ def methods(n):
     yield "UMAP+GMM", True, umap_gmm
 
 
+def versions():
+    """The versions of the packages behind the references: UMAP + GMM's numbers have differed
+    between sessions whose environments differed, while repeating within one."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for pkg in ("numpy", "scipy", "scikit-learn", "umap-learn", "pynndescent", "numba"):
+        try:
+            out.append(f"{pkg} {version(pkg)}")
+        except PackageNotFoundError:
+            out.append(f"{pkg} missing")
+    return ", ".join(out)
+
+
 def main():
+    print(f"# references with {versions()}", file=sys.stderr)
     only = os.environ.get("METHODS")
     for spec in sys.argv[1:]:
         name, x, y = load(spec)
