@@ -227,25 +227,33 @@ pub fn refine<B: AutodiffBackend>(
     );
     let mut current = labels.to_vec();
     let mut order: Vec<usize> = (0..x.rows).collect();
+    let moves = cfg
+        .image
+        .filter(|_| cfg.augment.is_active())
+        .map(|shape| (shape, cfg.augment));
     for epoch in 1..=cfg.epochs {
         let mut sum_loss = Tensor::<B::InnerBackend, 1>::zeros([1], device);
         order.shuffle(&mut rng);
-        for batch in order.chunks(cfg.batch_size) {
-            let mut rows = x.gather_rows(batch);
-            if let Some(shape) = cfg.image.filter(|_| cfg.augment.is_active()) {
-                cfg.augment.apply(&mut rows, shape, &mut rng);
+        let batches: Vec<Vec<usize>> = order.chunks(cfg.batch_size).map(<[_]>::to_vec).collect();
+        // the batches gathered and moved on a second thread ahead of the steps (the same
+        // draws from `rng`, in the same order, as gathering them here)
+        // (the closure takes the network and the loss's sum and hands them back)
+        (dec, sum_loss) = crate::train::with_host_batches(x, &batches, moves, &mut rng, |host| {
+            let (mut dec, mut sum_loss) = (dec, sum_loss);
+            for (batch, rows) in batches.iter().zip(host) {
+                let xb =
+                    Tensor::<B, 2>::from_data(TensorData::new(rows, [batch.len(), x.cols]), device); // [batch, input]
+                let pb = Tensor::<B, 2>::from_data(
+                    TensorData::new(targets.gather_rows(batch), [batch.len(), k]),
+                    device,
+                ); // [batch, k]
+                let loss = (pb * dec.log_q(xb)).sum().neg() / batch.len() as f32; // [1]
+                sum_loss = sum_loss + loss.clone().inner() * batch.len() as f32;
+                let grads = GradientsParams::from_grads(loss.backward(), &dec);
+                dec = optim.step(cfg.lr, dec, grads);
             }
-            let xb =
-                Tensor::<B, 2>::from_data(TensorData::new(rows, [batch.len(), x.cols]), device); // [batch, input]
-            let pb = Tensor::<B, 2>::from_data(
-                TensorData::new(targets.gather_rows(batch), [batch.len(), k]),
-                device,
-            ); // [batch, k]
-            let loss = (pb * dec.log_q(xb)).sum().neg() / batch.len() as f32; // [1]
-            sum_loss = sum_loss + loss.clone().inner() * batch.len() as f32;
-            let grads = GradientsParams::from_grads(loss.backward(), &dec);
-            dec = optim.step(cfg.lr, dec, grads);
-        }
+            (dec, sum_loss)
+        });
         let valid = dec.valid();
         let centers = tensor_matrix(valid.centers.val());
         let q = soft_assignments(&crate::infer::embed(&valid.vae, x, device).0, &centers);

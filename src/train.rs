@@ -479,33 +479,32 @@ fn evaluate<B: Backend>(
     total / idx.len() as f64
 }
 
-/// The rows `idx` of `x` as one batch buffer, each image moved at random when `shape` is
-/// given (an image model whose settings ask for augmentation).
+/// The rows `idx` of `x` as one batch buffer, each image (of the given shape) moved at random
+/// as `moves` says when it is given.
 fn augmented(
     x: &Matrix,
     idx: &[usize],
-    shape: Option<crate::data::ImageShape>,
-    cfg: &TrainConfig,
+    moves: Option<(crate::data::ImageShape, Augment)>,
     rng: &mut Xoshiro256PlusPlus,
 ) -> Vec<f32> {
     let mut rows = x.gather_rows(idx);
-    if let Some(shape) = shape {
-        cfg.augment().apply(&mut rows, shape, rng);
+    if let Some((shape, augment)) = moves {
+        augment.apply(&mut rows, shape, rng);
     }
     rows
 }
 
 /// Runs `body` with the host batches of one epoch, `rows` (row indices of `x`, one list per
-/// step), gathered (and moved, when `shape` is given) on a second thread a couple of steps
-/// ahead of the training that reads them: on the CPU the gather and the warp of the images
-/// then overlap the matrix products instead of sitting between them. The batches and the
-/// random draws are those of gathering in the loop, in the same order, so the results are
-/// the same bit for bit. If `body` stops early the producer stops at its next batch.
-fn with_host_batches<R>(
+/// step), gathered (and moved, when `moves` gives the images' shape and moves) on a second
+/// thread a couple of steps ahead of the training that reads them: on the CPU the gather and
+/// the warp of the images then overlap the matrix products instead of sitting between them.
+/// The batches and the random draws are those of gathering in the loop, in the same order,
+/// so the results are the same bit for bit. If `body` stops early the producer stops at its
+/// next batch. (Used by the VAE's training and by DEC's refinement, [`crate::refine`].)
+pub(crate) fn with_host_batches<R>(
     x: &Matrix,
     rows: &[Vec<usize>],
-    shape: Option<crate::data::ImageShape>,
-    cfg: &TrainConfig,
+    moves: Option<(crate::data::ImageShape, Augment)>,
     rng: &mut Xoshiro256PlusPlus,
     body: impl FnOnce(&mut dyn Iterator<Item = Vec<f32>>) -> R,
 ) -> R {
@@ -513,7 +512,7 @@ fn with_host_batches<R>(
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<f32>>(2);
         s.spawn(move || {
             for idx in rows {
-                if tx.send(augmented(x, idx, shape, cfg, rng)).is_err() {
+                if tx.send(augmented(x, idx, moves, rng)).is_err() {
                     break;
                 }
             }
@@ -611,11 +610,14 @@ pub fn train_from<B: AutodiffBackend>(
     };
     // Training images moved at random, batch by batch, on the host (its own seeded stream,
     // so that the shuffling is the same with and without).
-    let augment = vae.image.filter(|_| cfg.augment().is_active());
+    let moves = vae
+        .image
+        .filter(|_| cfg.augment().is_active())
+        .map(|shape| (shape, cfg.augment()));
     let mut augment_rng = Xoshiro256PlusPlus::seed_from_u64(cfg.seed ^ 0x0061_7567_6d65_6e74);
     // The whole training matrix on the device, batches gathered there by index: one upload
     // instead of one per step (see [`data_on_device`]).
-    let resident = (augment.is_none() && data_on_device::<B>(x, device)).then(|| {
+    let resident = (moves.is_none() && data_on_device::<B>(x, device)).then(|| {
         Tensor::<B, 2>::from_data(TensorData::new(x.data.clone(), [x.rows, x.cols]), device)
     }); // [rows, input]
     let sync_every = sync_every();
@@ -675,7 +677,7 @@ pub fn train_from<B: AutodiffBackend>(
         let host_steps: &[Vec<usize>] = if resident.is_some() { &[] } else { &steps };
         // (the closure takes the model and the sums and hands them back)
         let (trained, sum_recon, sum_kl, sum_tc) =
-            with_host_batches(x, host_steps, augment, cfg, &mut augment_rng, |host| {
+            with_host_batches(x, host_steps, moves, &mut augment_rng, |host| {
                 for (b, (batch, rows)) in order.chunks(cfg.batch_size).zip(&steps).enumerate() {
                     // a padded batch: its mask and its number of real rows
                     let pad = pad_mask
@@ -924,26 +926,31 @@ mod tests {
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(9);
         let inline: Vec<Vec<f32>> = rows
             .iter()
-            .map(|idx| augmented(&x, idx, Some(shape), &cfg, &mut rng))
+            .map(|idx| augmented(&x, idx, Some((shape, cfg.augment())), &mut rng))
             .collect();
         let mut rng_ahead = Xoshiro256PlusPlus::seed_from_u64(9);
-        let ahead: Vec<Vec<f32>> =
-            with_host_batches(&x, &rows, Some(shape), &cfg, &mut rng_ahead, |host| {
-                host.collect()
-            });
+        let ahead: Vec<Vec<f32>> = with_host_batches(
+            &x,
+            &rows,
+            Some((shape, cfg.augment())),
+            &mut rng_ahead,
+            |host| host.collect(),
+        );
         assert_eq!(ahead, inline);
         // the stream is left where the loop would leave it
         assert_eq!(rng.next_u64(), rng_ahead.next_u64());
         // the images were moved, and a step without augmentation is the plain gather
         assert_ne!(inline[0], x.gather_rows(&rows[0]));
-        let plain = with_host_batches(&x, &rows, None, &cfg, &mut rng_ahead, |host| {
-            host.next().unwrap()
-        });
+        let plain = with_host_batches(&x, &rows, None, &mut rng_ahead, |host| host.next().unwrap());
         assert_eq!(plain, x.gather_rows(&rows[0]));
         // a body that stops early (an error in a step) does not wait for the rest
-        let first = with_host_batches(&x, &rows, Some(shape), &cfg, &mut rng_ahead, |host| {
-            host.next().map(|b| b.len())
-        });
+        let first = with_host_batches(
+            &x,
+            &rows,
+            Some((shape, cfg.augment())),
+            &mut rng_ahead,
+            |host| host.next().map(|b| b.len()),
+        );
         assert_eq!(first, Some(32));
     }
 
