@@ -235,9 +235,9 @@ pub fn refine<B: AutodiffBackend>(
         let mut sum_loss = Tensor::<B::InnerBackend, 1>::zeros([1], device);
         order.shuffle(&mut rng);
         let batches: Vec<Vec<usize>> = order.chunks(cfg.batch_size).map(<[_]>::to_vec).collect();
-        // the batches gathered and moved on a second thread ahead of the steps (the same
-        // draws from `rng`, in the same order, as gathering them here)
-        // (the closure takes the network and the loss's sum and hands them back)
+        // the batches gathered and moved on a second thread ahead of the steps, with the
+        // draws from `rng` of gathering them here, in the same order (the closure takes the
+        // network and the loss's sum and hands them back)
         (dec, sum_loss) = crate::train::with_host_batches(x, &batches, moves, &mut rng, |host| {
             let (mut dec, mut sum_loss) = (dec, sum_loss);
             for (batch, rows) in batches.iter().zip(host) {
