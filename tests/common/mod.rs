@@ -58,3 +58,15 @@ pub fn tmp() -> tempfile::TempDir {
 pub fn s(p: &Path) -> String {
     p.display().to_string()
 }
+
+/// 120 rows of three separated blobs in four columns, row `i` in blob `i % 3`.
+pub fn blobs() -> vaetool::data::Matrix {
+    let mut v = Vec::new();
+    for i in 0..120 {
+        let c = (i % 3) as f32;
+        let a = ((i * 7 % 13) as f32 - 6.0) / 20.0;
+        let b = ((i * 5 % 11) as f32 - 5.0) / 20.0;
+        v.extend([c * 3.0 + a, -c * 2.0 + b, c + a - b, 1.0 - c + b]);
+    }
+    vaetool::data::Matrix::new(120, 4, v)
+}
