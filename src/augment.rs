@@ -3,15 +3,18 @@
 //! Liu & Yin 2018, "Deep Embedded Clustering with Data Augmentation": shifts of up to a tenth
 //! of the width and height, rotations of up to 10°). The encoder learns codes that do not
 //! move with where a digit sits or how it leans, which is what separates digits of one class
-//! from another's. Only training batches are transformed; embedding and scoring read the
-//! images as they are.
+//! from another's. Training batches are transformed, each image by its own draw; embedding
+//! and scoring read the images as they are, but for DEC's clusters, which read every image
+//! also moved by a few fixed moves ([`ReadMoves`]) and average its soft assignments.
 //!
 //! The warp is an affine map about the image's centre with bilinear interpolation; points
 //! that fall outside the image take the nearest edge pixel (Keras' `fill_mode="nearest"`).
 
 use rand::Rng;
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
 
-use crate::data::ImageShape;
+use crate::data::{ImageShape, Matrix};
 use crate::error::{Result, VaeError};
 
 /// The largest shift, as a fraction of the width or height.
@@ -83,12 +86,75 @@ impl Augment {
         );
         let mut src = vec![0f32; n];
         for image in batch.chunks_mut(n) {
-            let angle = draw(rng, self.degrees).to_radians();
-            let dy = draw(rng, self.shift * shape.height as f64);
-            let dx = draw(rng, self.shift * shape.width as f64);
+            let m = self.draw_move(shape, rng);
             src.copy_from_slice(image);
-            warp(&src, image, shape, angle, dy, dx);
+            warp(&src, image, shape, m.degrees.to_radians(), m.dy, m.dx);
         }
+    }
+
+    /// One move of an image of `shape`, drawn as [`Augment::apply`] draws each image's.
+    pub fn draw_move(&self, shape: ImageShape, rng: &mut impl Rng) -> Move {
+        Move {
+            degrees: draw(rng, self.degrees),
+            dy: draw(rng, self.shift * shape.height as f64),
+            dx: draw(rng, self.shift * shape.width as f64),
+        }
+    }
+}
+
+/// One move of an image: a rotation about its centre, then a shift.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Move {
+    /// Counter-clockwise rotation on the screen, in degrees.
+    pub degrees: f64,
+    /// Shift down, in pixels.
+    pub dy: f64,
+    /// Shift right, in pixels.
+    pub dx: f64,
+}
+
+/// Fixed moves for reading images at prediction time: every image is read as it is and moved
+/// by each of these, the same moves for every image, so that an image's result depends on the
+/// image alone, never on the images read beside it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReadMoves {
+    /// The layout of the images the moves are for.
+    pub shape: ImageShape,
+    /// The moves, in pixels and degrees of that layout.
+    pub moves: Vec<Move>,
+}
+
+impl ReadMoves {
+    /// `count` moves drawn from `augment`'s ranges with `rng`.
+    pub fn draw(augment: &Augment, shape: ImageShape, count: usize, rng: &mut impl Rng) -> Self {
+        Self {
+            shape,
+            moves: (0..count).map(|_| augment.draw_move(shape, rng)).collect(),
+        }
+    }
+
+    /// `x` (rows of images of [`ReadMoves::shape`]) moved by each move in turn: one matrix a
+    /// move, made as the iterator is read.
+    ///
+    /// # Errors
+    /// When the rows are not images of the moves' shape.
+    pub fn copies<'a>(&'a self, x: &'a Matrix) -> Result<impl Iterator<Item = Matrix> + 'a> {
+        let n = self.shape.len();
+        if x.cols != n || n == 0 {
+            return Err(VaeError::Model(format!(
+                "the stored moves are for images of {} values, the rows have {}",
+                n, x.cols
+            )));
+        }
+        Ok(self.moves.iter().map(move |m| {
+            let mut out = x.data.clone();
+            out.par_chunks_mut(n)
+                .zip(x.data.par_chunks(n))
+                .for_each(|(dst, src)| {
+                    warp(src, dst, self.shape, m.degrees.to_radians(), m.dy, m.dx)
+                });
+            Matrix::new(x.rows, x.cols, out)
+        }))
     }
 }
 
@@ -228,6 +294,43 @@ mod tests {
         assert!(a[..32] != a[32..64] || a[32..64] != a[64..]);
         // values stay inside the source's range (bilinear, edges extended)
         assert!(a.iter().all(|&v| (0.0..=15.0).contains(&v)));
+    }
+
+    #[test]
+    fn read_moves_are_the_draws_of_training_applied_to_every_image() {
+        let s = ImageShape::new(1, 5, 6);
+        let x = Matrix::new(3, 30, (0..90).map(|v| ((v * 7) % 11) as f32).collect());
+        // three moves drawn as a batch of three images draws them, each image moved by its own
+        let moves = ReadMoves::draw(
+            &Augment::IMAGES,
+            s,
+            3,
+            &mut Xoshiro256PlusPlus::seed_from_u64(5),
+        );
+        let mut batch = x.data.clone();
+        Augment::IMAGES.apply(&mut batch, s, &mut Xoshiro256PlusPlus::seed_from_u64(5));
+        let copies: Vec<Matrix> = moves.copies(&x).unwrap().collect();
+        assert_eq!(copies.len(), 3);
+        for (i, c) in copies.iter().enumerate() {
+            // copy i moves every image by move i: image i as the batch moved it
+            assert_eq!(c.row(i), &batch[i * 30..(i + 1) * 30], "move {i}");
+            // and another image by the same move as that image alone
+            let alone = Matrix::new(1, 30, x.row((i + 1) % 3).to_vec());
+            let moved = moves.copies(&alone).unwrap().nth(i).unwrap();
+            assert_eq!(c.row((i + 1) % 3), moved.row(0));
+        }
+        assert!(moves
+            .moves
+            .iter()
+            .all(|m| m.degrees.abs() <= 10.0 && m.dy.abs() <= 0.5 && m.dx.abs() <= 0.6));
+        let e = moves
+            .copies(&Matrix::new(1, 4, vec![0.0; 4]))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "the stored moves are for images of 30 values, the rows have 4"
+        );
     }
 
     #[test]

@@ -163,6 +163,10 @@ pub enum Fitted {
     Dec {
         /// The cluster centres in the latent space, one row each.
         centers: Vec<Vec<f32>>,
+        /// Images are assigned by the mean of their soft assignments as they are and moved by
+        /// each of these (absent: as they are; files written before the moves read so).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moves: Option<crate::augment::ReadMoves>,
     },
 }
 
@@ -173,6 +177,18 @@ pub struct Assignment {
     pub labels: Vec<usize>,
     /// For a GMM: the posterior probability of every cluster, `rows × k`.
     pub probabilities: Option<Matrix>,
+}
+
+impl Assignment {
+    /// Each row's most probable cluster, with the probabilities.
+    fn of_probabilities(probs: Matrix) -> Self {
+        Assignment {
+            labels: (0..probs.rows)
+                .map(|i| crate::data::argmax(probs.row(i)))
+                .collect(),
+            probabilities: Some(probs),
+        }
+    }
 }
 
 fn to_array(x: &Matrix) -> Array2<f64> {
@@ -356,7 +372,7 @@ impl Fitted {
         match self {
             Fitted::Kmeans { model } => model.centroids().nrows(),
             Fitted::Lca { model } => model.k(),
-            Fitted::Dec { centers } => centers.len(),
+            Fitted::Dec { centers, .. } => centers.len(),
             Fitted::Gmm { model } | Fitted::N2d { model, .. } | Fitted::GmmInputs { model, .. } => {
                 model.weights().len()
             }
@@ -415,7 +431,7 @@ impl Fitted {
                 gmm_probabilities(model, to_array(&umap.transform(latents)?).view())
             }
             Fitted::Lca { model } => model.predict_proba(latents)?,
-            Fitted::Dec { centers } => {
+            Fitted::Dec { centers, .. } => {
                 let latent = centers.first().map_or(0, |c| c.len());
                 if latent != latents.cols {
                     return Err(VaeError::Model(format!(
@@ -428,12 +444,39 @@ impl Fitted {
                 crate::refine::soft_assignments(latents, &c)
             }
         };
-        Ok(Assignment {
-            labels: (0..probs.rows)
-                .map(|i| crate::data::argmax(probs.row(i)))
-                .collect(),
-            probabilities: Some(probs),
-        })
+        Ok(Assignment::of_probabilities(probs))
+    }
+
+    /// The moves DEC reads images with at prediction time, if any.
+    pub fn read_moves(&self) -> Option<&crate::augment::ReadMoves> {
+        match self {
+            Fitted::Dec { moves, .. } => moves.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// Assigns rows seen several ways (the latent means of the same rows, `views[0]` as they
+    /// are and the others moved) by the mean of their probabilities over the views.
+    ///
+    /// # Errors
+    /// As [`Fitted::predict`]; for K-means (no probabilities) or no views.
+    pub fn predict_mean(&self, views: &[Matrix]) -> Result<Assignment> {
+        let mut sum: Option<Matrix> = None;
+        for v in views {
+            let Some(p) = self.predict(v)?.probabilities else {
+                return Err(VaeError::Usage(
+                    "K-means gives no probabilities to average over moved images".into(),
+                ));
+            };
+            match sum.as_mut() {
+                None => sum = Some(p),
+                Some(s) => s.data.iter_mut().zip(&p.data).for_each(|(a, b)| *a += b),
+            }
+        }
+        let mut probs = sum.ok_or_else(|| VaeError::Usage("no rows to assign".into()))?;
+        let n = views.len() as f32;
+        probs.data.iter_mut().for_each(|v| *v /= n);
+        Ok(Assignment::of_probabilities(probs))
     }
 }
 

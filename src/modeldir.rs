@@ -855,8 +855,17 @@ mod tests {
 
     #[test]
     fn a_stored_clustering_keeps_its_seed_and_files_without_one_still_read() {
+        let moves = crate::augment::ReadMoves {
+            shape: crate::data::ImageShape::new(1, 2, 3),
+            moves: vec![crate::augment::Move {
+                degrees: -2.5,
+                dy: 0.25,
+                dx: -0.125,
+            }],
+        };
         let fitted = Fitted::Dec {
             centers: vec![vec![0.5, -1.25], vec![3.0, 0.1]],
+            moves: Some(moves.clone()),
         };
         let text = String::from_utf8(clustering_bytes(&fitted, 7)).unwrap();
         assert!(
@@ -865,10 +874,17 @@ mod tests {
         );
         let back: StoredClustering = serde_json::from_str(&text).unwrap();
         assert_eq!(back.seed, Some(7));
-        let Fitted::Dec { centers } = back.fitted else {
+        let Fitted::Dec { centers, moves: m } = back.fitted else {
             panic!("not DEC")
         };
         assert_eq!(centers, vec![vec![0.5, -1.25], vec![3.0, 0.1]]);
+        assert_eq!(m, Some(moves));
+        // a DEC clustering written before the moves were stored: images read as they are
+        let before: StoredClustering =
+            serde_json::from_str(r#"{"method": "dec", "centers": [[1.0], [2.0]], "seed": 3}"#)
+                .unwrap();
+        assert!(before.fitted.read_moves().is_none());
+        assert_eq!(before.fitted.k(), 2);
         // a file written before the seed was recorded: the plain clustering
         let old: StoredClustering =
             serde_json::from_str(&String::from_utf8(json_bytes(&fitted)).unwrap()).unwrap();

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 use vaetool::data::{read_table, ReadOptions};
-use vaetool::estimator::rows_of;
+use vaetool::estimator::predict_embedded;
 use vaetool::infer;
 use vaetool::metrics::encode_labels;
 use vaetool::modeldir::load_history;
@@ -113,7 +113,7 @@ fn latents(a: LatentArgs) -> Result<()> {
             return Ok(Some(argmax_rows(&probs)));
         }
         m.clustering()?
-            .map(|c| c.predict(rows_of(&c, &mu, &p.x)).map(|a| a.labels))
+            .map(|c| predict_embedded(&c, &m.model, &p.x, &mu).map(|a| a.labels))
             .transpose()
             .map_err(Into::into)
     };
